@@ -1,0 +1,55 @@
+"""Shared test set-up: real data from ../shared when present, offline model files, fixtures."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+_SHARED = REPO.parent / "shared"
+
+# Point at the shared real data and model files when the user has not chosen otherwise.
+if "XFER_DATA_DIR" not in os.environ and (_SHARED / "data").is_dir():
+    os.environ["XFER_DATA_DIR"] = str(_SHARED / "data")
+if "XFER_FACE_LANDMARKER" not in os.environ and (_SHARED / "models/face_landmarker.task").is_file():
+    os.environ["XFER_FACE_LANDMARKER"] = str(_SHARED / "models/face_landmarker.task")
+os.environ.setdefault("XFER_PROFILE", "quick")
+
+import xfer_keras  # noqa: E402,F401  (sets ONEDNN_MAX_CPU_ISA before TensorFlow loads)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The real-data root; tests using it skip with a reason on a fresh clone without data."""
+    value = os.environ.get("XFER_DATA_DIR")
+    if not value or not Path(value).is_dir():
+        pytest.skip("real data not available: set XFER_DATA_DIR (see data/README.md)")
+    return Path(value)
+
+
+@pytest.fixture(scope="session")
+def ckplus_dir(data_dir) -> Path:
+    path = data_dir / "ckplus_sequences"
+    if not path.is_dir():
+        pytest.skip(f"CK+ sequences not found under {data_dir}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def fer2013_dir(data_dir) -> Path:
+    path = data_dir / "fer2013"
+    if not path.is_dir():
+        pytest.skip(f"FER2013 not found under {data_dir}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def face_landmarker_path() -> Path:
+    """MediaPipe model file, resolved offline (skips when it cannot be found offline)."""
+    from xfer_keras import assets
+    from xfer_keras.errors import ModelFileError
+
+    try:
+        return assets.resolve("face_landmarker", allow_download=False)
+    except ModelFileError as error:
+        pytest.skip(str(error))

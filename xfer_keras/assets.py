@@ -1,0 +1,116 @@
+"""Model files, resolved offline-first and never at import time.
+
+Order: explicit path -> environment variable -> cache dir (``XFER_CACHE_DIR``) -> download from
+the official URL, sha256-verified and written atomically (a half-written file never appears
+under its final name). ``python -m xfer_keras fetch-models`` resolves them all up front.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from xfer_keras.config import cache_dir
+from xfer_keras.errors import ModelFileError
+
+
+@dataclass(frozen=True)
+class Asset:
+    """A model file we know how to find and verify."""
+
+    name: str
+    filename: str
+    url: str | None
+    sha256: str | None
+    env_var: str
+    description: str
+
+
+ASSETS: dict[str, Asset] = {
+    "face_landmarker": Asset(
+        name="face_landmarker",
+        filename="face_landmarker.task",
+        url=(
+            "https://storage.googleapis.com/mediapipe-models/face_landmarker/"
+            "face_landmarker/float16/1/face_landmarker.task"
+        ),
+        sha256="64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff",
+        env_var="XFER_FACE_LANDMARKER",
+        description="MediaPipe FaceLandmarker (478 points + 52 blendshapes)",
+    ),
+}
+
+
+def sha256_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _verify(path: Path, asset: Asset) -> Path:
+    if asset.sha256 and sha256_of(path) != asset.sha256:
+        raise ModelFileError(
+            f"{path}: sha256 does not match the official {asset.filename} "
+            f"(expected {asset.sha256}); delete it or point {asset.env_var} at a good copy"
+        )
+    return path
+
+
+def download(url: str, dest: Path, sha256: str | None = None, timeout: float = 60.0) -> Path:
+    """Download ``url`` to ``dest`` atomically, checking ``sha256`` before the final rename."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            while block := response.read(1 << 20):
+                out.write(block)
+        if sha256 and sha256_of(tmp_name) != sha256:
+            raise ModelFileError(f"downloaded {url} but its sha256 is not {sha256}")
+        os.replace(tmp_name, dest)
+    except OSError as error:
+        raise ModelFileError(f"could not download {url} to {dest}: {error}") from error
+    finally:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+    return dest
+
+
+def resolve(name: str, path: str | os.PathLike | None = None, allow_download: bool = True) -> Path:
+    """Local path of model file ``name`` (see the module doc for the search order)."""
+    if name not in ASSETS:
+        raise ModelFileError(f"unknown model file {name!r}; known: {sorted(ASSETS)}")
+    asset = ASSETS[name]
+    for candidate, origin in ((path, "path"), (os.environ.get(asset.env_var), asset.env_var)):
+        if candidate:
+            candidate = Path(candidate).expanduser()
+            if not candidate.is_file():
+                raise ModelFileError(f"{origin} points at {candidate}, which is not a file")
+            return candidate  # the user's own file: their choice, not checksummed
+    cached = cache_dir() / asset.filename
+    if cached.is_file():
+        return _verify(cached, asset)
+    if not allow_download or not asset.url:
+        raise ModelFileError(
+            f"{asset.description} not found: pass a path, set {asset.env_var}, or place "
+            f"{asset.filename} in {cache_dir()}"
+        )
+    return download(asset.url, cached, asset.sha256)
+
+
+def register(subparsers) -> None:
+    """CLI: ``fetch-models`` resolves (and if needed downloads) every model file."""
+    parser = subparsers.add_parser("fetch-models", help="download and verify the model files")
+    parser.add_argument("--offline", action="store_true", help="never download; only check")
+    parser.set_defaults(func=_fetch_models)
+
+
+def _fetch_models(args) -> int:
+    for name in ASSETS:
+        print(f"{name}: {resolve(name, allow_download=not args.offline)}")
+    return 0

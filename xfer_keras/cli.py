@@ -1,0 +1,56 @@
+"""Command line: ``python -m xfer_keras <command> ...`` (also installed as ``xfer-keras``).
+
+Thin by design: each command lives next to the code it drives and only parses arguments.
+A command module exposes ``register(subparsers)``, which adds its parser and sets
+``func(args) -> int`` (the exit code). Heavy imports (TensorFlow, mediapipe) happen inside
+``func`` so ``--help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+import xfer_keras  # noqa: F401  (sets ONEDNN_MAX_CPU_ISA before anything imports TensorFlow)
+from xfer_keras.errors import XferError
+
+COMMAND_MODULES = (
+    "xfer_keras.assets",  # fetch-models
+    "xfer_keras.face.cli",  # landmarks
+    "xfer_keras.pipeline_cli",  # explain
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="xfer-keras", description="Explainable facial emotion recognition (Keras 3)."
+    )
+    parser.add_argument("--version", action="version", version=xfer_keras.__version__)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:  # a command not built yet must not break the others
+            if error.name != module_name:
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except XferError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

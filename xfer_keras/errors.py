@@ -1,0 +1,38 @@
+"""Typed errors: bad input fails here with a clear message, never deep inside TensorFlow.
+
+Every error names the offending file (or array) so a batch job can report one line per item.
+"""
+
+from __future__ import annotations
+
+
+class XferError(Exception):
+    """Base class of every error xfer-keras raises on purpose."""
+
+
+class ImageReadError(XferError, OSError):
+    """A file is missing, unreadable, or not an image we can decode."""
+
+
+class NoFaceError(XferError):
+    """No face was found in an image."""
+
+
+class MultipleFacesError(XferError):
+    """Several faces were found and the policy asks for exactly one."""
+
+
+class ModelFileError(XferError, OSError):
+    """A model file is missing, corrupt (checksum mismatch) or cannot be downloaded."""
+
+
+class DataNotFoundError(XferError, FileNotFoundError):
+    """A dataset is not where ``XFER_DATA_DIR`` (or the given root) says it is."""
+
+
+class InputShapeError(XferError, ValueError):
+    """An array has the wrong rank, shape or dtype for the call."""
+
+
+class MissingColumnsError(XferError, ValueError):
+    """A table (CSV) lacks columns the reader needs."""
