@@ -1,0 +1,1 @@
+"""Plain-language explanations: the paper's prompt, an offline template, an OpenAI-compatible LLM."""

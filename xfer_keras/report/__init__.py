@@ -1,0 +1,1 @@
+"""Figures, panels and HTML reports built from result objects (never recomputing them)."""

@@ -1,0 +1,1 @@
+"""Training recipes and evaluation protocols (EMO nets, image classifiers)."""

@@ -1,0 +1,405 @@
+"""Face detection and landmarks behind one API, with two backends created lazily.
+
+* ``"dlib"``: HOG frontal-face detector + the 68-point iBUG shape predictor from
+  ``face_recognition_models``. For speed the detector runs on a copy whose longer side is
+  ``detect_size`` pixels (default 320; HOG cost grows with the pixel count), and the landmarks are
+  then predicted at full resolution in the rescaled box. When nothing is found on the small copy
+  (small faces in a large image) the detector retries at full resolution; images smaller than
+  ``detect_size`` are enlarged instead, at most 2x (dlib's HOG window is 80x80 pixels, so a 48x48
+  FER2013 face needs it; more would only cost time).
+  Policies "all" and "error" must count every face, so they never shrink the image.
+  ``detect_size=None`` always detects at full resolution.
+* ``"mediapipe"``: MediaPipe Tasks FaceLandmarker (478 points + 52 blendshapes). It holds native
+  resources: use :class:`LandmarkDetector` as a context manager (or call ``close()``); detectors
+  still open at interpreter exit are closed by an ``atexit`` hook so no traceback is printed.
+
+Neither dlib nor mediapipe (which imports TensorFlow) is imported before the first detector of
+that backend is created. A :class:`LandmarkDetector` is reusable across calls but not
+thread-safe: use one per thread (dlib releases the GIL, so a thread pool of dlib detectors scales
+with cores; the heavy 68-point model file is loaded once and shared, read-only).
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import weakref
+
+import numpy as np
+
+from xfer_keras.errors import MultipleFacesError, NoFaceError, XferError
+from xfer_keras.face.image import describe_source, load_image, to_gray
+from xfer_keras.face.types import Face
+
+__all__ = [
+    "BACKENDS",
+    "POLICIES",
+    "LandmarkDetector",
+    "detect_faces",
+    "detect_face",
+    "clamp_box",
+]
+
+BACKENDS = ("mediapipe", "dlib")
+POLICIES = ("largest", "all", "error")
+DEFAULT_DETECT_SIZE = 320
+
+
+def clamp_box(x0: float, y0: float, x1: float, y1: float, width: int, height: int):
+    """Round a float box outwards and clamp it to the image; ``x1``/``y1`` exclusive.
+
+    A box lying wholly outside the image is clamped to a 1-pixel box on the nearest border.
+    """
+    ix0 = int(np.clip(np.floor(x0), 0, width - 1))
+    iy0 = int(np.clip(np.floor(y0), 0, height - 1))
+    ix1 = int(np.clip(np.ceil(x1), ix0 + 1, width))
+    iy1 = int(np.clip(np.ceil(y1), iy0 + 1, height))
+    return ix0, iy0, ix1, iy1
+
+
+# ----------------------------------------------------------------------------------------- dlib
+_PREDICTOR = None
+_PREDICTOR_LOCK = threading.Lock()
+
+
+def _shared_predictor():
+    """The 68-point shape predictor, loaded once per process (prediction is read-only)."""
+    global _PREDICTOR
+    with _PREDICTOR_LOCK:
+        if _PREDICTOR is None:
+            import dlib
+
+            try:
+                import face_recognition_models
+
+                path = face_recognition_models.pose_predictor_model_location()
+            except ImportError as error:
+                raise XferError(
+                    "the dlib backend needs the face-recognition-models package "
+                    "(pip install face-recognition-models)"
+                ) from error
+            _PREDICTOR = dlib.shape_predictor(path)
+    return _PREDICTOR
+
+
+class _DlibBackend:
+    name = "dlib"
+
+    def __init__(self, detect_size: int | None = DEFAULT_DETECT_SIZE, upsample: int = 0):
+        try:
+            import dlib
+        except ImportError as error:
+            raise XferError("the dlib backend needs dlib (pip install dlib-bin)") from error
+        self._dlib = dlib
+        self._detector = dlib.get_frontal_face_detector()
+        self._predictor = _shared_predictor()
+        self.detect_size = detect_size
+        self.upsample = upsample
+        self.last_timing: dict[str, float] = {}
+
+    def close(self) -> None:  # nothing native to free
+        pass
+
+    def boxes(self, gray: np.ndarray, exhaustive: bool = False):
+        """Face boxes ``((x0, y0, x1, y1) float full-res, score)``, largest first.
+
+        ``exhaustive``: detect at full resolution (every face counts: policies "all"/"error");
+        otherwise on the ``detect_size`` copy first (policy "largest").
+        """
+        height, width = gray.shape
+        scale = 1.0
+        if self.detect_size:
+            scale = min(self.detect_size / max(height, width), 2.0)  # enlarge at most 2x
+            if exhaustive:
+                scale = max(scale, 1.0)  # enlarge small images, never shrink
+            if 0.95 < scale < 1.05:
+                scale = 1.0
+        if scale == 1.0:
+            found = self._run(gray, 1.0)
+        else:
+            import cv2
+
+            small = cv2.resize(
+                gray,
+                (max(1, round(width * scale)), max(1, round(height * scale))),
+                interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
+            )
+            found = self._run(small, scale)
+            if not found and scale < 1.0:
+                found = self._run(gray, 1.0)  # small faces in a large image: full resolution
+        return sorted(found, key=lambda item: -_area(item[0]))
+
+    def _run(self, image: np.ndarray, scale: float):
+        rects, scores, _ = self._detector.run(image, self.upsample, 0.0)
+        out = []
+        for rect, score in zip(rects, scores):
+            # dlib rectangles are inclusive: right/bottom are the last pixel inside
+            box = (
+                (rect.left() + 0.5) / scale - 0.5,
+                (rect.top() + 0.5) / scale - 0.5,
+                (rect.right() + 1.5) / scale - 0.5,
+                (rect.bottom() + 1.5) / scale - 0.5,
+            )
+            out.append((box, float(score)))
+        return out
+
+    def landmarks(self, gray: np.ndarray, box) -> np.ndarray:
+        x0, y0, x1, y1 = box
+        rect = self._dlib.rectangle(
+            int(round(x0)), int(round(y0)), int(round(x1)) - 1, int(round(y1)) - 1
+        )
+        shape = self._predictor(gray, rect)
+        return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+
+    def detect(self, rgb: np.ndarray, limit: int, exhaustive: bool = False):
+        import time
+
+        height, width = rgb.shape[:2]
+        start = time.perf_counter()
+        gray = to_gray(rgb)
+        found = self.boxes(gray, exhaustive)
+        middle = time.perf_counter()
+        faces = []
+        for box, score in found[:limit]:
+            points = self.landmarks(gray, box)
+            faces.append(
+                Face(
+                    box=clamp_box(*box, width, height),
+                    landmarks=points,
+                    backend=self.name,
+                    score=score,
+                    image_size=(width, height),
+                )
+            )
+        end = time.perf_counter()
+        self.last_timing = {"detect_ms": 1e3 * (middle - start), "landmarks_ms": 1e3 * (end - middle)}
+        return faces, len(found)
+
+
+def _area(box) -> float:
+    x0, y0, x1, y1 = box
+    return max(0.0, x1 - x0) * max(0.0, y1 - y0)
+
+
+# ------------------------------------------------------------------------------------ mediapipe
+_OPEN_LANDMARKERS: "weakref.WeakSet[_MediaPipeBackend]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_landmarkers() -> None:  # an unclosed FaceLandmarker prints a traceback at exit
+    for backend in list(_OPEN_LANDMARKERS):
+        try:
+            backend.close()
+        except Exception:
+            pass
+
+
+class _MediaPipeBackend:
+    name = "mediapipe"
+
+    def __init__(self, model_path=None, max_faces: int = 4, min_confidence: float = 0.5):
+        from xfer_keras import assets
+
+        path = assets.resolve("face_landmarker", path=model_path)
+        try:
+            import mediapipe as mp
+            from mediapipe.tasks.python import vision
+            from mediapipe.tasks.python.core.base_options import BaseOptions
+        except ImportError as error:
+            raise XferError("the mediapipe backend needs mediapipe (pip install mediapipe)") from error
+        self._mp = mp
+        options = vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(path)),
+            running_mode=vision.RunningMode.IMAGE,
+            num_faces=max_faces,
+            min_face_detection_confidence=min_confidence,
+            min_face_presence_confidence=min_confidence,
+            output_face_blendshapes=True,
+        )
+        self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        self.model_path = path
+        self.last_timing: dict[str, float] = {}
+        _OPEN_LANDMARKERS.add(self)
+
+    def close(self) -> None:
+        landmarker, self._landmarker = getattr(self, "_landmarker", None), None
+        if landmarker is not None:
+            landmarker.close()
+        _OPEN_LANDMARKERS.discard(self)
+
+    def detect(self, rgb: np.ndarray, limit: int, exhaustive: bool = False):
+        import time
+
+        if self._landmarker is None:
+            raise XferError("this mediapipe LandmarkDetector was closed")
+        height, width = rgb.shape[:2]
+        start = time.perf_counter()
+        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb)
+        result = self._landmarker.detect(image)
+        faces = []
+        for index, points in enumerate(result.face_landmarks):
+            xyz = np.array([(p.x, p.y, p.z) for p in points], dtype=np.float64)
+            landmarks = np.empty((len(points), 2), dtype=np.float32)
+            landmarks[:, 0] = xyz[:, 0] * width - 0.5
+            landmarks[:, 1] = xyz[:, 1] * height - 0.5
+            blendshapes = None
+            if result.face_blendshapes and index < len(result.face_blendshapes):
+                blendshapes = {
+                    c.category_name: float(c.score) for c in result.face_blendshapes[index]
+                }
+            x0, y0 = landmarks.min(axis=0)
+            x1, y1 = landmarks.max(axis=0) + 1.0
+            faces.append(
+                Face(
+                    box=clamp_box(x0, y0, x1, y1, width, height),
+                    landmarks=landmarks,
+                    backend=self.name,
+                    score=None,
+                    landmarks_z=(xyz[:, 2] * width).astype(np.float32),
+                    blendshapes=blendshapes,
+                    image_size=(width, height),
+                )
+            )
+        faces.sort(key=lambda face: -float(np.prod(np.ptp(face.landmarks, axis=0))))  # largest first
+        self.last_timing = {"landmarks_ms": 1e3 * (time.perf_counter() - start)}
+        return faces[:limit], len(faces)
+
+
+# ------------------------------------------------------------------------------------ front end
+class LandmarkDetector:
+    """Find faces and their landmarks; reusable, one per thread; a context manager.
+
+    ``backend``: ``"mediapipe"`` (478 points + blendshapes) or ``"dlib"`` (68 points).
+    ``policy`` for images with several faces: ``"largest"`` (default; keep the largest box),
+    ``"all"`` (all faces, largest first, at most ``max_faces``) or ``"error"``
+    (:class:`~xfer_keras.errors.MultipleFacesError` when more than one face is found).
+    ``model_path``: MediaPipe ``.task`` file (default: resolved by :mod:`xfer_keras.assets`).
+    ``detect_size``: dlib only, longer side of the copy the HOG detector runs on (None: full size).
+    ``upsample``: dlib only, HOG pyramid upsampling (1 finds faces down to ~40 px, 2-3x slower).
+
+    The backend is created on first use, so constructing a detector is free.
+    """
+
+    def __init__(
+        self,
+        backend: str = "mediapipe",
+        model_path=None,
+        policy: str = "largest",
+        max_faces: int = 4,
+        detect_size: int | None = DEFAULT_DETECT_SIZE,
+        upsample: int = 0,
+        min_confidence: float = 0.5,
+    ):
+        backend = str(backend).lower()
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if policy not in POLICIES:
+            raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
+        if max_faces < 1:
+            raise ValueError("max_faces must be >= 1")
+        self.backend = backend
+        self.model_path = model_path
+        self.policy = policy
+        self.max_faces = int(max_faces)
+        self.detect_size = detect_size
+        self.upsample = int(upsample)
+        self.min_confidence = float(min_confidence)
+        self._impl = None
+
+    # -- lifecycle
+    def _backend(self):
+        if self._impl is None:
+            if self.backend == "dlib":
+                self._impl = _DlibBackend(self.detect_size, self.upsample)
+            else:
+                # policy "error" needs to see a second face; "largest" must compare several
+                self._impl = _MediaPipeBackend(
+                    self.model_path, max(2, self.max_faces), self.min_confidence
+                )
+        return self._impl
+
+    def open(self) -> "LandmarkDetector":
+        """Create the backend now (otherwise on the first ``detect``)."""
+        self._backend()
+        return self
+
+    def close(self) -> None:
+        """Free the backend (MediaPipe's native graph); the detector reopens on next use."""
+        impl, self._impl = self._impl, None
+        if impl is not None:
+            impl.close()
+
+    def __enter__(self) -> "LandmarkDetector":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"LandmarkDetector(backend={self.backend!r}, policy={self.policy!r})"
+
+    @property
+    def n_landmarks(self) -> int:
+        return 68 if self.backend == "dlib" else 478
+
+    @property
+    def last_timing(self) -> dict[str, float]:
+        """Milliseconds per stage of the last ``detect`` call (``detect_ms``, ``landmarks_ms``)."""
+        return dict(self._impl.last_timing) if self._impl is not None else {}
+
+    # -- work
+    def detect(self, image, source: str | None = None, policy: str | None = None) -> list[Face]:
+        """Faces in ``image`` (anything :func:`load_image` reads), largest first, per the policy.
+
+        ``policy`` overrides the detector's policy for this call. Raises ImageReadError (bad
+        file), NoFaceError, or MultipleFacesError (policy "error"); every message starts with
+        ``source`` (default: the path or the array's shape).
+        """
+        policy = self.policy if policy is None else policy
+        if policy not in POLICIES:
+            raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
+        name = describe_source(image, source)
+        rgb = load_image(image, source=name)
+        limit = 1 if policy in ("largest", "error") else self.max_faces
+        faces, n_found = self._backend().detect(rgb, limit, exhaustive=policy != "largest")
+        if n_found == 0:
+            raise NoFaceError(f"{name}: no face found ({self.backend})")
+        if policy == "error" and n_found > 1:
+            raise MultipleFacesError(
+                f"{name}: {n_found} faces found ({self.backend}); policy 'error' wants exactly one"
+            )
+        return faces
+
+    def detect_one(self, image, source: str | None = None, policy: str | None = None) -> Face:
+        """One face: the largest (policies "largest" and "all") or the only one ("error")."""
+        return self.detect(image, source, policy)[0]
+
+    __call__ = detect
+
+
+# ------------------------------------------------------------------------- convenience functions
+_CACHE = threading.local()
+
+
+def _cached_detector(backend: str, model_path=None) -> LandmarkDetector:
+    """A per-thread detector reused across convenience calls (closed at exit)."""
+    cache = getattr(_CACHE, "detectors", None)
+    if cache is None:
+        cache = _CACHE.detectors = {}
+    key = (backend, str(model_path) if model_path else None)
+    if key not in cache:
+        cache[key] = LandmarkDetector(backend, model_path=model_path)
+    return cache[key]
+
+
+def detect_faces(
+    image, backend: str = "mediapipe", policy: str = "largest", model_path=None,
+    source: str | None = None,
+) -> list[Face]:
+    """Faces in ``image`` with a cached per-thread detector (see :class:`LandmarkDetector`)."""
+    return _cached_detector(str(backend).lower(), model_path).detect(image, source, policy)
+
+
+def detect_face(image, backend: str = "mediapipe", model_path=None, source: str | None = None) -> Face:
+    """The largest face in ``image`` (NoFaceError when there is none)."""
+    return detect_faces(image, backend=backend, policy="largest", model_path=model_path, source=source)[0]
