@@ -53,3 +53,8 @@ def face_landmarker_path() -> Path:
         return assets.resolve("face_landmarker", allow_download=False)
     except ModelFileError as error:
         pytest.skip(str(error))
+
+# Plain helper modules in tests/ (e.g. factories.py) are imported by name, in any import mode.
+import sys  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -1,0 +1,160 @@
+"""End to end: image -> Explanation, the `explain` / `demo` commands, every CK+ peak frame."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from xfer_keras.cli import main
+from xfer_keras.explanation import JSON_KEYS, Explanation
+
+LEVELS = {"High", "Medium", "Low"}
+
+
+@pytest.fixture(scope="module")
+def tiny_classifier():
+    from xfer_keras.models.classifier import EmotionClassifier
+    from xfer_keras.models.registry import create
+
+    return EmotionClassifier(create("tiny_bam", input_size=64), {"input_size": 64, "architecture": "tiny_bam"})
+
+
+@pytest.fixture(scope="module")
+def tiny_model_file(tiny_classifier, tmp_path_factory):
+    return tiny_classifier.save(tmp_path_factory.mktemp("model") / "tiny.keras")
+
+
+@pytest.fixture(scope="module")
+def pipeline(tiny_classifier, face_landmarker_path):
+    from xfer_keras.pipeline import XferaPipeline
+
+    with XferaPipeline(classifier=tiny_classifier) as pipe:
+        yield pipe
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    from skimage import data
+
+    return data.astronaut()
+
+
+def assert_complete(exp: Explanation, n_classes=7):
+    assert isinstance(exp, Explanation)
+    d = exp.to_dict()
+    assert set(JSON_KEYS) <= set(d)
+    assert exp.emotion in exp.probabilities and len(exp.probabilities) == n_classes
+    assert abs(sum(exp.probabilities.values()) - 1) < 1e-3
+    assert exp.confidence_level in LEVELS
+    assert exp.landmarks.shape == (68, 2) and exp.crop.shape == (224, 224, 3)
+    assert exp.heatmap.shape == (224, 224) and 0 <= exp.heatmap.min() and exp.heatmap.max() <= 1
+    assert all(0 <= i < 68 for i in exp.hot_landmarks)
+    assert exp.aus and exp.explanation and exp.explanation.strip()[-1] == "."
+    assert set(exp.matching_aus) <= set(exp.variant) and set(exp.missing_aus) <= set(exp.variant)
+    assert set(exp.hot_aus) <= {k for k, v in exp.aus.items() if v["present"]}
+    assert {"detect", "landmarks", "classify", "gradcam", "aus", "fusion", "narrate"} <= set(exp.timings)
+    json.dumps(d)
+
+
+def test_explain_array(pipeline, astronaut):
+    exp = pipeline.explain(astronaut, name="astronaut")
+    assert_complete(exp)
+    assert exp.au_source == "blendshapes" and exp.notes == []
+    # a smiling face: the blendshape source finds the lip-corner pull and the lips apart
+    assert exp.aus["AU12"]["present"] and exp.aus["AU25"]["present"]
+
+
+def test_explain_many_keeps_going_after_bad_items(pipeline, astronaut, tmp_path):
+    from xfer_keras.errors import ImageReadError, NoFaceError
+
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image")
+    results = pipeline.explain_many([astronaut, str(broken), np.zeros((64, 64, 3), np.uint8),
+                                     astronaut[:, ::-1]], names=["a", "broken", "blank", "mirror"],
+                                    batch_size=3)
+    assert isinstance(results[1], ImageReadError) and "broken" in str(results[1])
+    assert isinstance(results[2], NoFaceError)
+    assert_complete(results[0]) and assert_complete(results[3])
+
+
+def test_cli_explain_folder(tiny_model_file, astronaut, tmp_path, capsys, face_landmarker_path):
+    folder = tmp_path / "images"
+    (folder / "sub").mkdir(parents=True)
+    Image.fromarray(astronaut).save(folder / "astro.png")
+    Image.fromarray(astronaut[:320, 60:420]).save(folder / "sub" / "astro_small.jpg")
+    (folder / "broken.png").write_bytes(b"\x89PNG garbage")
+    out = tmp_path / "out"
+    code = main(["explain", str(folder), "--model", str(tiny_model_file), "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 1  # one bad file
+    assert captured.err.count("error:") == 1 and "broken.png" in captured.err
+    for name in ("astro", "astro_small"):
+        data = json.loads((out / f"{name}.json").read_text())
+        assert set(JSON_KEYS) <= set(data)
+        assert (out / f"{name}.png").stat().st_size > 1000
+        assert (out / f"{name}.html").read_text().startswith("<!DOCTYPE html>")
+    summary = pd.read_csv(out / "summary.csv")
+    assert len(summary) == 2 and {"image", "emotion", "confidence_level"} <= set(summary.columns)
+    assert not list(out.glob(".*.tmp"))
+    # a single good file: exit code 0, no summary
+    out2 = tmp_path / "out2"
+    code = main(["explain", str(folder / "astro.png"), "--model", str(tiny_model_file), "--out",
+                 str(out2), "--no-png", "--no-html"])
+    assert code == 0 and (out2 / "astro.json").is_file() and not (out2 / "summary.csv").exists()
+
+
+def test_demo_without_default_model_fails_clearly(monkeypatch, tmp_path, capsys):
+    import xfer_keras.models.classifier as classifier
+
+    monkeypatch.delenv("XFER_EMOTION_MODEL", raising=False)
+    monkeypatch.setattr(classifier, "DEFAULT_MODEL", tmp_path / "nope.keras")
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 1
+    err = capsys.readouterr().err
+    assert "default emotion model not found" in err and err.count("\n") == 1
+
+
+def test_demo_with_model(tiny_model_file, tmp_path, capsys, face_landmarker_path):
+    out = tmp_path / "demo"
+    assert main(["demo", "--model", str(tiny_model_file), "--out", str(out)]) == 0
+    assert json.loads((out / "astronaut.json").read_text())["image"] == "astronaut"
+    assert (out / "astronaut.png").is_file() and (out / "astronaut.html").is_file()
+    assert "confidence level" in capsys.readouterr().out
+
+
+@pytest.mark.real_data
+def test_every_ckplus_peak_frame_is_explained(ckplus_dir, tiny_classifier, face_landmarker_path):
+    """All 40 shared CK+ peak frames -> complete Explanations (default model when present)."""
+    from xfer_keras.errors import ModelFileError
+    from xfer_keras.models.classifier import EmotionClassifier
+    from xfer_keras.pipeline import XferaPipeline
+
+    table = pd.read_csv(ckplus_dir / "sequences.csv", dtype=str)
+    paths = [str(ckplus_dir / row["frames_dir"] / row["last_frame(peak)"]) for _, row in table.iterrows()]
+    assert len(paths) == 40
+    try:
+        classifier = EmotionClassifier.load()
+    except ModelFileError:
+        classifier = tiny_classifier
+    with XferaPipeline(classifier=classifier) as pipe:
+        results = pipe.explain_many(paths, batch_size=8)
+    for path, exp in zip(paths, results):
+        assert isinstance(exp, Explanation), f"{path}: {exp}"
+        assert_complete(exp, n_classes=len(classifier.class_names))
+        assert exp.notes == [], exp.notes
+
+
+def test_cli_llm_fallback_is_one_line(tiny_model_file, astronaut, tmp_path, capsys, monkeypatch,
+                                      face_landmarker_path):
+    monkeypatch.delenv("XFER_LLM_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    code = main(["explain", str(tmp_path / "a.png"), "--model", str(tiny_model_file), "--narrator",
+                 "openai", "--out", str(tmp_path / "out"), "--no-png", "--no-html"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert [line for line in err.splitlines() if line.startswith("warning:")] == [
+        "warning: LLM narrator unavailable (no API key: set XFER_LLM_API_KEY or OPENAI_API_KEY); "
+        "using the template narrator"]
+    assert json.loads((tmp_path / "out" / "a.json").read_text())["narrator"] == "template"

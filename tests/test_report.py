@@ -1,0 +1,38 @@
+"""Panel PNG and self-contained, escaped HTML report."""
+
+import io
+import re
+
+import numpy as np
+from PIL import Image
+
+from xfer_keras.report.html import report_html, save_html
+from xfer_keras.report.panel import overlays, panel_png, save_panel
+from factories import make_explanation
+
+
+def test_panel_png(tmp_path):
+    heat = np.zeros((224, 224), np.float32)
+    heat[150:, :] = 1
+    exp = make_explanation(heatmap=heat)
+    data = panel_png(exp)
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "PNG" and image.size[0] > 600
+    images = overlays(exp)
+    assert set(images) == {"crop", "gradcam", "landmarks"}
+    assert all(im.shape == (224, 224, 3) and im.dtype == np.uint8 for im in images.values())
+    path = save_panel(exp, tmp_path / "p.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_html_is_self_contained_and_escaped(tmp_path):
+    evil = '<script>alert("x")</script>'
+    exp = make_explanation(image=f"dir/{evil}.png", explanation=f"text {evil} & more",
+                           crop=None, heatmap=None, landmarks=None)
+    text = report_html([exp, make_explanation()], title=evil)
+    assert "<script>" not in text and "&lt;script&gt;" in text and "&amp; more" in text
+    srcs = re.findall(r'src="([^"]+)"', text)
+    assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert "http://" not in text and "https://" not in text
+    path = save_html(exp, tmp_path / "r.html")
+    assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
