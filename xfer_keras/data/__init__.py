@@ -10,6 +10,7 @@ from xfer_keras.data.ckplus import (
     read_aam_landmarks,
     read_dlib68_csv,
 )
+from xfer_keras.data.image_folders import list_image_folder
 from xfer_keras.data.landmark_cache import FrameLandmarks, LandmarkCache, extract_landmarks
 from xfer_keras.data.sequences import (
     build_sequence_dataset,
@@ -33,4 +34,5 @@ __all__ = [
     "load_ckplus_dataset", "build_sequence_dataset", "sequence_landmarks", "frame_indices",
     "normalize_points", "mean_face",
     "leave_one_subject_out", "grouped_kfold", "grouped_train_test_split",
+    "list_image_folder",
 ]

@@ -1,0 +1,244 @@
+"""Train the default emotion model shipped in saved_models/ (FER2013, CPU, time-boxed).
+
+    nohup nice -n 10 .venv/bin/python scripts/train_default_model.py --minutes 50 \
+        > /tmp/train_default.log 2>&1 &
+
+Data: FER2013 train ($XFER_DATA_DIR/fer2013/train, byte-identical images with conflicting labels
+dropped), a stratified 10% validation split carved from it (model selection: best epoch on
+validation accuracy, checkpointed atomically), FER2013 test for the reported figures only.
+Writes ``<out>.keras`` (config embedded), ``<out>.metrics.json``, a confusion-matrix PNG and
+``saved_models/MODEL_CARD.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import xfer_keras  # noqa: E402,F401  (sets ONEDNN_MAX_CPU_ISA before TensorFlow)
+
+
+def load_fer2013_arrays(size: int, channels: int, cache: Path | None, quick: bool = False,
+                        val_fraction: float = 0.1, seed: int = 0):
+    """(x_train, y_train, x_val, y_val, x_test, y_test, info) uint8 arrays, cached as .npz."""
+    import numpy as np
+
+    from xfer_keras.data.image_folders import (encode_labels, list_fer2013, load_images,
+                                               stratified_split)
+
+    if cache is not None and cache.is_file() and not quick:
+        data = np.load(cache, allow_pickle=False)
+        info = json.loads(str(data["info"]))
+        return (*(data[k] for k in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")),
+                info)
+    train = list_fer2013("train")
+    test = list_fer2013("test")
+    n_train_all = len(train)
+    if quick:  # a tiny stratified subset
+        train = train.groupby("emotion", group_keys=False).head(40).reset_index(drop=True)
+        test = test.groupby("emotion", group_keys=False).head(20).reset_index(drop=True)
+    train, val = stratified_split(train, val_fraction=val_fraction, seed=seed)
+    arrays = []
+    for frame in (train, val, test):
+        arrays += [load_images(frame["path"], size=size, channels=channels),
+                   encode_labels(frame["emotion"])]
+    info = {"n_train": len(train), "n_val": len(val), "n_test": len(test),
+            "n_train_before_split": n_train_all, "val_fraction": val_fraction, "seed": seed}
+    if cache is not None and not quick:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp.npz")
+        np.savez(tmp, x_train=arrays[0], y_train=arrays[1], x_val=arrays[2], y_val=arrays[3],
+                 x_test=arrays[4], y_test=arrays[5], info=json.dumps(info))
+        os.replace(tmp, cache)
+    return (*arrays, info)
+
+
+def write_model_card(path: Path, model_file: Path, clf, evaluation, info: dict) -> None:
+    extra = clf.config.extra
+    lines = [
+        "# Default emotion model - model card",
+        "",
+        f"File: `{model_file.name}` ({model_file.stat().st_size / 1e6:.1f} MB; Keras 3 `.keras`, "
+        "config embedded as `xfer_config.json`). Load it with "
+        "`EmotionClassifier.load()`.",
+        "",
+        "## Model",
+        f"- Architecture: `{clf.config.architecture}` - "
+        f"{extra.get('description', '')}; {clf.model.count_params():,} parameters. "
+        "Same BAM family as the paper's `resnet50_bam` (BAM after stages 1-3, r = 16 with a "
+        "floor of 8 hidden units, dilation 4), smaller so that it trains on 2 CPU cores.",
+        f"- Input: {clf.input_size}x{clf.input_size}, {clf.channels} channel(s) "
+        f"({'gray, BT.601 luma of the RGB crop' if clf.channels == 1 else 'RGB'}), "
+        f"preprocessing `{clf.preprocessing}` "
+        f"({'x / 255' if clf.preprocessing == 'unit' else clf.preprocessing})"
+        + (f", Gaussian blur sigma {clf.config.input_blur} px after resizing"
+           if clf.config.input_blur else "") + ".",
+        f"- Classes (output order): {', '.join(clf.class_names)}.",
+        f"- Grad-CAM layer (default): `{clf.gradcam_layer}`.",
+        "",
+        "## Data",
+        "- Training: FER2013 `train` (48x48 gray, internet faces), byte-identical images with "
+        f"conflicting labels dropped ({info['n_train_before_split']} images kept), split "
+        f"stratified and seeded into {info['n_train']} train / {info['n_val']} validation "
+        "images. Model selection (best epoch) on validation accuracy only.",
+        f"- Test: FER2013 `test` ({info['n_test']} images), used only for the figures below.",
+        "- Augmentation: horizontal flip, rotation +-10 deg, zoom +-10%, shift +-10%, "
+        "brightness/contrast jitter; class weights (inverse frequency, square root).",
+        "",
+        "## Training",
+        f"- Recipe: Adam lr {extra.get('recipe', {}).get('learning_rate')}, batch "
+        f"{extra.get('recipe', {}).get('batch_size')}, "
+        + ("cosine decay of the LR over the wall-clock time box"
+           if extra.get("schedule") == "time-cosine" else
+           f"LR x{extra.get('recipe', {}).get('reduce_lr_factor')} after "
+           f"{extra.get('recipe', {}).get('reduce_lr_patience')} epochs without validation "
+           "improvement")
+        + ", early stopping, a wall-clock time box. (The paper fine-tunes a pretrained "
+        "ResNet50 at lr 1e-5 with LR /10 on plateaus; training from scratch in a short time "
+        "box needs a larger rate and a schedule that ends at the box.)",
+        f"- Epochs run: {extra.get('epochs_run')} of {extra.get('steps_per_epoch') or 'all'} "
+        f"batches each ({extra.get('images_seen', 0):,} training images seen, "
+        f"{extra.get('images_seen', 0) / max(1, info['n_train']):.1f} passes over the training "
+        f"set; best epoch: {extra.get('best_epoch')}); "
+        f"wall time {extra.get('wall_minutes', 0):.1f} min on {extra.get('machine', '?')} "
+        "(shared with other jobs).",
+        f"- Best validation accuracy: {extra.get('best_val_accuracy', float('nan')):.4f}.",
+        "",
+        "## Results on FER2013 test",
+        f"- **Accuracy: {evaluation.accuracy:.4f}**, macro F1 {evaluation.macro_f1:.4f}.",
+        "",
+        evaluation.markdown(),
+        "",
+        "![confusion matrix](confusion_fer2013_test.png)",
+        "",
+        "## Limits",
+        "- Trained on FER2013 only (low-resolution internet faces, noisy labels): expect lower "
+        "accuracy on other domains (posed lab faces, e.g. CK+; see benchmarks/peer_compare.py).",
+        "- The paper's model (ResNet50 + BAM, VGGFace2 pretraining, RAF-DB) is `resnet50_bam`; "
+        "train it on a GPU with notebooks/05_train_resnet50_bam.ipynb.",
+        "- Research use only; FER2013's licence terms apply to derived weights.",
+        "",
+    ]
+    path.write_text("\n".join(lines))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--arch", default="resnet_small_bam")
+    parser.add_argument("--input-size", type=int, default=48)
+    parser.add_argument("--channels", type=int, default=1)
+    parser.add_argument("--minutes", type=float, default=50.0, help="time box for training")
+    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--patience", type=int, default=2, help="epochs before LR is divided")
+    parser.add_argument("--lr-factor", type=float, default=0.2)
+    parser.add_argument("--early-stop", type=int, default=8)
+    parser.add_argument("--steps-per-epoch", type=int, default=100,
+                        help="batches per (pseudo-)epoch: validation + checkpoint after each; "
+                             "0 = full passes over the training set")
+    parser.add_argument("--dropout", type=float, default=0.3)
+    parser.add_argument("--out", default=str(REPO / "saved_models" /
+                                             "emotion_resnet_small_bam_fer2013.keras"))
+    parser.add_argument("--cache", default="/tmp/xfer_fer2013_48_gray.npz")
+    parser.add_argument("--schedule", choices=("plateau", "time-cosine"), default="time-cosine",
+                        help="LR /factor on plateau (paper) or cosine decay over the time box")
+    parser.add_argument("--input-blur", type=float, default=0.0,
+                        help="Gaussian sigma (px) that preprocess applies to inputs (the shared "
+                             "FER2013 train copy is blurred, test is sharp; see MODEL_CARD.md)")
+    parser.add_argument("--resume", default=None,
+                        help="start from this .keras classifier (e.g. an earlier checkpoint)")
+    parser.add_argument("--quick", action="store_true", help="tiny subset, 1 epoch (CI)")
+    parser.add_argument("--card", default=None, help="model card path (default next to --out)")
+    args = parser.parse_args(argv)
+
+    import numpy as np
+
+    from xfer_keras.models.classifier import EmotionClassifier
+    from xfer_keras.models.registry import create, get_spec, model_config
+    from xfer_keras.report.confusion import plot_confusion
+    from xfer_keras.training.image import TrainRecipe, evaluate_classifier, fit_classifier
+
+    start = time.time()
+    deadline = start + args.minutes * 60
+    x_tr, y_tr, x_va, y_va, x_te, y_te, info = load_fer2013_arrays(
+        args.input_size, args.channels, Path(args.cache) if args.cache else None, args.quick)
+    print(f"data: train {x_tr.shape} val {x_va.shape} test {x_te.shape} "
+          f"({time.time() - start:.0f} s)", flush=True)
+
+    if args.resume:
+        import shutil
+        import tempfile
+
+        resumed = Path(tempfile.gettempdir()) / (Path(args.out).stem + ".resumed.keras")
+        shutil.copy(args.resume, resumed)  # the checkpoint below overwrites --out
+        model = EmotionClassifier.load(resumed).model
+        print(f"resuming from {args.resume} (copied to {resumed})", flush=True)
+    else:
+        model = create(args.arch, input_size=args.input_size, channels=args.channels,
+                       dropout=args.dropout)
+    config = model_config(args.arch, input_size=args.input_size, channels=args.channels,
+                          model=model)
+    config["extra"] = {"description": get_spec(args.arch).description,
+                       "training_data": "FER2013 train (conflicting duplicates dropped)",
+                       "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores"}
+    clf = EmotionClassifier(model, config)
+    clf.config.input_blur = args.input_blur
+    if args.resume:
+        clf.config.extra["resumed_from"] = str(args.resume)
+    print(clf, f"{model.count_params():,} params", flush=True)
+    recipe = TrainRecipe(learning_rate=args.lr, batch_size=args.batch_size,
+                         epochs=1 if args.quick else args.epochs,
+                         reduce_lr_patience=args.patience if args.schedule == "plateau" else 0,
+                         reduce_lr_factor=args.lr_factor,
+                         early_stopping_patience=args.early_stop)
+    out = Path(args.out)
+    extra_callbacks = []
+    if args.schedule == "time-cosine":
+        from xfer_keras.training.image import TimeCosineLR
+
+        extra_callbacks.append(TimeCosineLR(args.lr, deadline))
+    clf.config.extra["schedule"] = args.schedule
+    history = fit_classifier(clf, x_tr, y_tr, x_va, y_va, recipe=recipe, checkpoint=out,
+                             deadline=deadline, extra_callbacks=extra_callbacks,
+                             steps_per_epoch=(args.steps_per_epoch or None) if not args.quick
+                             else None)
+    wall = (time.time() - start) / 60
+    best = EmotionClassifier.load(out)
+    epochs_run = len(history.history.get("loss", []))
+    steps = args.steps_per_epoch if not args.quick else 0
+    best.config.extra.update(epochs_run=epochs_run, steps_per_epoch=steps or None,
+                             images_seen=epochs_run * (steps * args.batch_size if steps
+                                                       else len(x_tr)),
+                             wall_minutes=wall, dataset_info=info,
+                             history={k: [float(v) for v in vals]
+                                      for k, vals in history.history.items()})
+    evaluation = evaluate_classifier(best, x_te, y_te, already_resized=True)
+    best.config.extra["fer2013_test"] = evaluation.to_dict()
+    best.save(out)
+    metrics_path = out.with_suffix(".metrics.json")
+    metrics_path.write_text(json.dumps({"config": best.config.to_dict(),
+                                        "recipe": dataclasses.asdict(recipe)}, indent=2))
+    card = Path(args.card) if args.card else out.parent / "MODEL_CARD.md"
+    plot_confusion(evaluation.confusion, best.class_names, card.parent /
+                   "confusion_fer2013_test.png",
+                   title=f"{best.config.architecture} on FER2013 test "
+                         f"(acc {evaluation.accuracy:.3f})")
+    write_model_card(card, out, best, evaluation, info)
+    print(f"test accuracy {evaluation.accuracy:.4f} macro F1 {evaluation.macro_f1:.4f}")
+    print(evaluation.markdown())
+    print(f"wrote {out}, {metrics_path}, {card} in {wall:.1f} min", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,116 @@
+"""Grad-CAM / Grad-CAM++: shapes, range, targets, no mutation; heat on the face (real CK+)."""
+
+import numpy as np
+import pytest
+
+import keras
+
+from xfer_keras.explain.gradcam import GradCAM, heat_inside_box
+from xfer_keras.models.classifier import EmotionClassifier
+from xfer_keras.models.registry import create, model_config
+
+
+@pytest.fixture(scope="module")
+def tiny_clf():
+    keras.utils.set_random_seed(0)
+    model = create("tiny_bam", input_size=64)
+    return EmotionClassifier(model, model_config("tiny_bam", model=model))
+
+
+@pytest.fixture(scope="module")
+def crops():
+    return np.random.default_rng(0).integers(0, 256, size=(5, 90, 90, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("method", ["gradcam", "gradcam++"])
+def test_heatmaps_at_crop_resolution_in_unit_range(tiny_clf, crops, method):
+    cams, targets = GradCAM(tiny_clf, method=method, batch_size=2).explain(crops, return_targets=True)
+    assert cams.shape == (5, 90, 90) and cams.dtype == np.float32
+    assert cams.min() >= 0.0 and cams.max() <= 1.0
+    np.testing.assert_array_equal(targets, tiny_clf.predict_proba(crops).argmax(1))
+
+
+def test_targets_int_name_and_list(tiny_clf, crops):
+    cam = GradCAM(tiny_clf)
+    _, t = cam.explain(crops, targets=3, return_targets=True)
+    assert (t == 3).all()
+    _, t = cam.explain(crops, targets="happy", return_targets=True)
+    assert (t == tiny_clf.class_names.index("happiness")).all()
+    _, t = cam.explain(crops, targets=[0, 1, 2, 3, 4], return_targets=True)
+    assert t.tolist() == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError):
+        cam.explain(crops, targets=[0, 1])
+
+
+def test_batching_does_not_change_the_maps(tiny_clf, crops):
+    a = GradCAM(tiny_clf, batch_size=5).explain(crops, targets=2)
+    b = GradCAM(tiny_clf, batch_size=2).explain(crops, targets=2)
+    np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_default_layer_and_layer_choice(tiny_clf, crops):
+    assert GradCAM(tiny_clf).layer == tiny_clf.gradcam_layer
+    assert GradCAM(tiny_clf, layer="bam1").explain(crops[:1]).shape == (1, 90, 90)
+    with pytest.raises(ValueError):
+        GradCAM(tiny_clf, layer="no_such_layer")
+
+
+def test_model_is_not_mutated():
+    """A softmax-output model without a logits layer: tf-keras-vis' ReplaceToLinear runs on a clone."""
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="c1")(inputs)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="c2")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(7, activation="softmax", name="out")(x))
+    before = [w.copy() for w in model.get_weights()]
+    x_in = np.random.default_rng(1).uniform(size=(3, 32, 32, 3)).astype("float32")
+    probs = np.asarray(model(x_in))
+    for method in ("gradcam", "gradcam++"):
+        cams = GradCAM(model, method=method).explain(x_in)
+        assert cams.shape == (3, 32, 32)
+    assert model.get_layer("out").activation.__name__ == "softmax"
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    np.testing.assert_allclose(np.asarray(model(x_in)), probs, atol=1e-6)
+
+
+def test_heat_inside_box_helper():
+    cam = np.zeros((10, 10), np.float32)
+    cam[3:7, 3:7] = 1.0
+    inside, outside = heat_inside_box(cam, (3, 3, 7, 7))
+    assert inside == 1.0 and outside == 0.0
+    with pytest.raises(ValueError):
+        heat_inside_box(cam, (0, 0, 10, 10))
+
+
+@pytest.mark.real_data
+def test_default_model_heat_is_on_the_face_ckplus(ckplus_dir):
+    """On CK+ peak frames, mean Grad-CAM heat inside the face box > in the border band."""
+    import pandas as pd
+
+    try:
+        clf = EmotionClassifier.load()
+    except Exception as error:  # noqa: BLE001  (no default model in this checkout)
+        pytest.skip(f"default model not available: {error}")
+    face = pytest.importorskip("xfer_keras.face")
+    table = pd.read_csv(ckplus_dir / "sequences.csv")
+    peaks = [ckplus_dir / row["frames_dir"] / row["last_frame(peak)"] for _, row in table.iterrows()]
+    peaks = peaks[:: max(1, len(peaks) // 12)][:12]
+    crops, boxes = [], []
+    size, margin = 96, 0.25
+    for path in peaks:
+        try:
+            found = face.detect_face(str(path), backend="dlib")
+        except Exception:  # noqa: BLE001
+            continue
+        crop = face.crop_face(str(path), found, size=size, margin=margin)
+        x0, y0, x1, y1 = found.box
+        sx0, sy0 = crop.box[:2]
+        boxes.append(((x0 - sx0) * crop.scale, (y0 - sy0) * crop.scale,
+                      (x1 - sx0) * crop.scale, (y1 - sy0) * crop.scale))
+        crops.append(crop.image)
+    if len(crops) < 5:
+        pytest.skip("face detection unavailable on the CK+ frames")
+    cams = GradCAM(clf).explain(np.stack(crops))
+    inside, outside = zip(*(heat_inside_box(c, b) for c, b in zip(cams, boxes)))
+    assert np.mean(inside) > np.mean(outside), (inside, outside)
+    assert np.mean(np.asarray(inside) > np.asarray(outside)) >= 0.6

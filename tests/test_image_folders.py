@@ -1,0 +1,103 @@
+"""Image-folder readers: folders, KDEF names, RAF-DB lists, FER2013 duplicates, tf.data."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from xfer_keras.data.image_folders import (encode_labels, fer2013_conflicting_duplicates,
+                                           list_fer2013, list_image_folder, list_kdef,
+                                           load_images, make_dataset, parse_kdef_name,
+                                           read_rafdb_labels, stratified_split)
+from xfer_keras.emotions import EMOTIONS7, UnknownEmotionError
+from xfer_keras.errors import DataNotFoundError, ImageReadError
+
+
+def _img(path, value=128, size=(20, 20), mode="L"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new(mode, size, value if mode == "L" else (value, 0, 0)).save(path)
+
+
+def test_list_image_folder_canonical_names(tmp_path):
+    _img(tmp_path / "happy" / "a.png")
+    _img(tmp_path / "Angry" / "b.jpg")
+    _img(tmp_path / "contempt" / "c.png")
+    _img(tmp_path / "notes" / "d.png")
+    (tmp_path / "happy" / "readme.txt").write_text("x")
+    frame = list_image_folder(tmp_path)
+    assert sorted(frame["emotion"]) == ["anger", "happiness"]
+    assert len(list_image_folder(tmp_path, classes=None)) == 3
+    with pytest.raises(DataNotFoundError):
+        list_image_folder(tmp_path / "nothing")
+
+
+def test_parse_kdef_name(tmp_path):
+    assert parse_kdef_name("AF01ANS.JPG") == {"session": "A", "gender": "F", "subject": "F01",
+                                              "emotion": "anger", "angle": "S"}
+    assert parse_kdef_name("BM22AFHL.jpg")["emotion"] == "fear"
+    assert parse_kdef_name("am05sus.jpg")["emotion"] == "surprise"
+    with pytest.raises(ValueError):
+        parse_kdef_name("S010_004_00000017.png")
+    _img(tmp_path / "AF01" / "AF01HAS.JPG")
+    _img(tmp_path / "AF01" / "AF01HAFL.JPG")
+    assert len(list_kdef(tmp_path)) == 1 and len(list_kdef(tmp_path, angles=None)) == 2
+
+
+def test_read_rafdb_labels(tmp_path):
+    labels = tmp_path / "EmoLabel" / "list_patition_label.txt"
+    labels.parent.mkdir()
+    labels.write_text("train_00001.jpg 5\ntrain_00002.jpg 1\ntest_0001.jpg 7\n")
+    frame = read_rafdb_labels(labels)
+    assert frame["emotion"].tolist() == ["sadness", "surprise", "neutral"]
+    assert frame["split"].tolist() == ["train", "train", "test"]
+    assert frame["path"][0].endswith("Image/aligned/train_00001_aligned.jpg")
+    labels.write_text("train_00001.jpg 9\n")
+    with pytest.raises(ValueError):
+        read_rafdb_labels(labels)
+
+
+def test_load_images_and_labels(tmp_path):
+    _img(tmp_path / "a.png", 10, (30, 20))
+    _img(tmp_path / "b.png", 200, (30, 20), mode="RGB")
+    x = load_images([tmp_path / "a.png", tmp_path / "b.png"], size=16, channels=1)
+    assert x.shape == (2, 16, 16, 1) and x.dtype == np.uint8
+    assert load_images([tmp_path / "b.png"], channels=3).shape == (1, 20, 30, 3)
+    (tmp_path / "bad.png").write_bytes(b"nope")
+    with pytest.raises(ImageReadError, match="bad.png"):
+        load_images([tmp_path / "bad.png"])
+    assert encode_labels(["happy", "anger", "neutral"]).tolist() == [3, 0, 4]
+    with pytest.raises(UnknownEmotionError):
+        encode_labels(["contempt"])
+
+
+def test_stratified_split_is_per_class_and_seeded():
+    frame = pd.DataFrame({"path": [str(i) for i in range(100)],
+                          "emotion": ["anger"] * 80 + ["fear"] * 20})
+    train, val = stratified_split(frame, 0.1, seed=3)
+    assert len(val) == 10 and (val["emotion"] == "fear").sum() == 2
+    assert set(train["path"]).isdisjoint(val["path"])
+    assert stratified_split(frame, 0.1, seed=3)[1]["path"].tolist() == val["path"].tolist()
+
+
+def test_make_dataset_augment_keeps_shape_and_range():
+    x = np.random.default_rng(0).integers(0, 256, (10, 24, 24, 1), dtype=np.uint8)
+    y = np.arange(10) % 7
+    ds = make_dataset(x, y, batch_size=4, shuffle=True, augment=True, preprocess=lambda t: t / 255.0)
+    batches = list(ds)
+    assert [b[0].shape[0] for b in batches] == [4, 4, 2]
+    xb = np.concatenate([b[0].numpy() for b in batches])
+    assert xb.shape == (10, 24, 24, 1) and 0.0 <= xb.min() and xb.max() <= 1.0
+    plain = next(iter(make_dataset(x, y, batch_size=10)))[0].numpy()
+    np.testing.assert_array_equal(plain, x.astype("float32"))
+
+
+@pytest.mark.real_data
+def test_fer2013_duplicates_and_listing(fer2013_dir):
+    bad = fer2013_conflicting_duplicates(fer2013_dir)
+    table = pd.read_csv(fer2013_dir / "exact_duplicate_groups.csv")
+    assert 0 < len(bad) < len(table)
+    test = list_fer2013("test", root=fer2013_dir.parent)
+    assert set(test["emotion"]) == set(EMOTIONS7)
+    rel = {str(p.relative_to(fer2013_dir)) for p in map(__import__("pathlib").Path, test["path"])}
+    assert rel.isdisjoint(bad)
+    assert 7000 < len(test) < 7178

@@ -1,0 +1,291 @@
+"""Image-folder datasets for the image classifier (FER2013, CK+48, JAFFE, KDEF, RAF-DB).
+
+* :func:`list_image_folder` - ``<root>/<emotion>/*.{png,jpg,jpeg,tif,tiff,bmp}`` -> DataFrame
+  ``[path, emotion]``; folder names go through :func:`~xfer_keras.emotions.canonical_emotion`
+  (``happy`` -> ``happiness``), unknown folders are skipped with their names reported.
+* :func:`parse_kdef_name` / :func:`list_kdef` - KDEF file names (``AF01ANS.JPG``: session,
+  gender, subject, expression, angle).
+* :func:`read_rafdb_labels` - RAF-DB ``list_patition_label.txt`` (``train_00001.jpg 5``).
+* :func:`fer2013_conflicting_duplicates` / :func:`list_fer2013` - FER2013 with the byte-identical
+  images of conflicting labels (``exact_duplicate_groups.csv``) dropped.
+* :func:`load_images` - decode a DataFrame into a uint8 array ``(N, S, S, C)``; labels via
+  :func:`encode_labels` (index in ``EMOTIONS7``).
+* :func:`stratified_split` - a seeded, per-class validation split carved from a training frame.
+* :func:`make_dataset` - a ``tf.data`` pipeline (shuffle, augmentation, batching) over arrays.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from xfer_keras.config import dataset_dir
+from xfer_keras.emotions import EMOTIONS7, UnknownEmotionError, canonical_emotion
+from xfer_keras.errors import DataNotFoundError, ImageReadError, MissingColumnsError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+
+# ----------------------------------------------------------------------------- listing
+
+def list_image_folder(root, classes: Sequence[str] | None = EMOTIONS7,
+                      extensions: Iterable[str] = IMAGE_EXTENSIONS) -> pd.DataFrame:
+    """Images under ``<root>/<emotion>/`` as a DataFrame ``[path, emotion]`` (sorted by path).
+
+    Folder names are mapped through ``canonical_emotion``; folders that are not emotions are
+    ignored, and emotions outside ``classes`` (e.g. CK+ ``contempt`` for the 7-class model) are
+    dropped. ``classes=None`` keeps every emotion.
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DataNotFoundError(f"image folder not found: {root}")
+    extensions = {e.lower() for e in extensions}
+    rows = []
+    for sub in sorted(p for p in root.iterdir() if p.is_dir()):
+        try:
+            emotion = canonical_emotion(sub.name)
+        except UnknownEmotionError:
+            continue
+        if classes is not None and emotion not in classes:
+            continue
+        for path in sorted(sub.iterdir()):
+            if path.suffix.lower() in extensions and path.is_file():
+                rows.append((str(path), emotion))
+    if not rows:
+        raise DataNotFoundError(f"no <emotion>/<image> files under {root}")
+    return pd.DataFrame(rows, columns=["path", "emotion"])
+
+
+_KDEF = re.compile(r"^(?P<session>[AB])(?P<gender>[FM])(?P<subject>\d\d)"
+                   r"(?P<code>AF|AN|DI|HA|NE|SA|SU)(?P<angle>S|HL|HR|FL|FR)$", re.IGNORECASE)
+
+
+def parse_kdef_name(name: str) -> dict:
+    """Fields of a KDEF file name, e.g. ``"AF01ANS.JPG"`` ->
+    ``{"session": "A", "gender": "F", "subject": "F01", "emotion": "anger", "angle": "S"}``.
+
+    Angles: S straight, HL/HR half left/right, FL/FR full left/right. Raises ValueError when the
+    name is not a KDEF name.
+    """
+    stem = Path(name).stem
+    match = _KDEF.match(stem)
+    if not match:
+        raise ValueError(f"not a KDEF file name: {name!r} (expected e.g. AF01ANS.JPG)")
+    g = {k: v.upper() for k, v in match.groupdict().items()}
+    return {"session": g["session"], "gender": g["gender"], "subject": g["gender"] + g["subject"],
+            "emotion": canonical_emotion(g["code"]), "angle": g["angle"]}
+
+
+def list_kdef(root, angles: Sequence[str] | None = ("S",)) -> pd.DataFrame:
+    """KDEF images (recursively under ``root``) -> ``[path, emotion, subject, session, angle]``.
+
+    ``angles=("S",)`` keeps frontal faces (the XFERa evaluation); ``None`` keeps all.
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DataNotFoundError(f"KDEF folder not found: {root}")
+    rows = []
+    for path in sorted(root.rglob("*")):
+        if path.suffix.lower() not in IMAGE_EXTENSIONS:
+            continue
+        try:
+            fields = parse_kdef_name(path.name)
+        except ValueError:
+            continue
+        if angles is not None and fields["angle"] not in angles:
+            continue
+        rows.append({"path": str(path), **fields})
+    if not rows:
+        raise DataNotFoundError(f"no KDEF-named images under {root}")
+    return pd.DataFrame(rows)[["path", "emotion", "subject", "session", "angle", "gender"]]
+
+
+def read_rafdb_labels(label_file, image_dir=None, aligned: bool = True) -> pd.DataFrame:
+    """RAF-DB basic ``list_patition_label.txt`` -> ``[path, emotion, split]``.
+
+    Each line is ``<name>.jpg <code>`` with codes 1..7 (surprise, fear, disgust, happiness,
+    sadness, anger, neutral). ``image_dir`` defaults to ``<label dir>/../Image/aligned`` (or
+    ``original`` when ``aligned=False``); aligned names carry an ``_aligned`` suffix.
+    """
+    from xfer_keras.emotions import RAFDB_CODES
+
+    label_file = Path(label_file).expanduser()
+    if not label_file.is_file():
+        raise DataNotFoundError(f"RAF-DB label file not found: {label_file}")
+    if image_dir is None:
+        image_dir = label_file.parent.parent / "Image" / ("aligned" if aligned else "original")
+    image_dir = Path(image_dir)
+    rows = []
+    for lineno, line in enumerate(label_file.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit() or int(parts[1]) not in RAFDB_CODES:
+            raise ValueError(f"{label_file}:{lineno}: expected '<name> <1..7>', got {line!r}")
+        name = parts[0]
+        if aligned:
+            stem, ext = name.rsplit(".", 1)
+            name = f"{stem}_aligned.{ext}"
+        split = "train" if parts[0].startswith("train") else "test"
+        rows.append((str(image_dir / name), RAFDB_CODES[int(parts[1])], split))
+    return pd.DataFrame(rows, columns=["path", "emotion", "split"])
+
+
+# ----------------------------------------------------------------------------- FER2013
+
+def fer2013_conflicting_duplicates(root) -> set[str]:
+    """Paths (relative to the FER2013 root, e.g. ``train/happy/x.jpg``) of byte-identical
+    images whose copies carry different labels (every member of such a group)."""
+    root = Path(root)
+    csv = root / "exact_duplicate_groups.csv"
+    if not csv.is_file():
+        return set()
+    table = pd.read_csv(csv)
+    missing = {"group_md5", "path"} - set(table.columns)
+    if missing:
+        raise MissingColumnsError(f"{csv}: missing columns {sorted(missing)}")
+    table["emotion"] = [canonical_emotion(Path(p).parent.name) for p in table["path"]]
+    n_labels = table.groupby("group_md5")["emotion"].transform("nunique")
+    return set(table.loc[n_labels > 1, "path"])
+
+
+def list_fer2013(split: str = "train", root=None, drop_conflicting: bool = True) -> pd.DataFrame:
+    """FER2013 ``train`` or ``test`` as ``[path, emotion]``, conflicting duplicates dropped."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    base = dataset_dir("fer2013", root)
+    frame = list_image_folder(base / split)
+    if drop_conflicting:
+        bad = fer2013_conflicting_duplicates(base)
+        rel = [str(Path(p).relative_to(base)) for p in frame["path"]]
+        frame = frame[[r not in bad for r in rel]].reset_index(drop=True)
+    return frame
+
+
+# ----------------------------------------------------------------------------- arrays
+
+def encode_labels(emotions: Iterable[str], classes: Sequence[str] = EMOTIONS7) -> np.ndarray:
+    """Class indices (int32) of emotion names in ``classes`` order."""
+    index = {c: i for i, c in enumerate(classes)}
+    out = []
+    for e in emotions:
+        name = canonical_emotion(e)
+        if name not in index:
+            raise UnknownEmotionError(f"emotion {name!r} is not one of {tuple(classes)}")
+        out.append(index[name])
+    return np.asarray(out, dtype=np.int32)
+
+
+def load_images(paths: Iterable, size: int | None = None, channels: int = 1) -> np.ndarray:
+    """Decode image files into uint8 ``(N, S, S, channels)`` (gray when ``channels == 1``).
+
+    Images are resized (bilinear) to ``size`` when given and different. ``ImageReadError``
+    names an unreadable file.
+    """
+    from PIL import Image
+
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels}")
+    arrays = []
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                image = image.convert("L" if channels == 1 else "RGB")
+                if size is not None and image.size != (size, size):
+                    image = image.resize((size, size), Image.BILINEAR)
+                array = np.asarray(image, dtype=np.uint8)
+        except (OSError, ValueError) as error:
+            raise ImageReadError(f"cannot read image {path}: {error}") from error
+        arrays.append(array[..., None] if channels == 1 else array)
+    if not arrays:
+        return np.zeros((0, size or 0, size or 0, channels), np.uint8)
+    return np.stack(arrays)
+
+
+def stratified_split(frame: pd.DataFrame, val_fraction: float = 0.1, seed: int = 0,
+                     label_column: str = "emotion") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Seeded per-class split of ``frame`` into (train, validation) frames."""
+    if label_column not in frame:
+        raise MissingColumnsError(f"frame lacks column {label_column!r}")
+    rng = np.random.default_rng(seed)
+    val_idx = []
+    for _, group in frame.groupby(label_column, sort=True):
+        n_val = int(round(len(group) * val_fraction))
+        val_idx.extend(rng.permutation(group.index.to_numpy())[:n_val].tolist())
+    is_val = frame.index.isin(val_idx)
+    return frame[~is_val].reset_index(drop=True), frame[is_val].reset_index(drop=True)
+
+
+def make_dataset(images: np.ndarray, labels: np.ndarray | None = None, batch_size: int = 64,
+                 shuffle: bool = False, augment: bool = False, seed: int = 0,
+                 preprocess=None, repeat: bool = False, drop_remainder: bool = False,
+                 size: int | None = None, channels: int | None = None):
+    """``tf.data.Dataset`` over uint8 arrays ``(N, H, W, C)``: shuffle, augment, batch.
+
+    Augmentation (training only): random horizontal flip, random shift/zoom crop (pad 10% ->
+    random crop), small rotation (+-10 degrees), brightness/contrast jitter. ``preprocess`` is
+    applied to the float32 batch in ``[0, 255]`` (e.g. ``lambda x: x / 255``). ``size`` /
+    ``channels`` resize (bilinear, after augmentation) and convert gray <-> RGB on the fly, so a
+    48x48 gray dataset can feed a 224x224 RGB model without a 224x224 copy in memory.
+    """
+    import tensorflow as tf
+
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise ValueError(f"images must be (N, H, W, C), got {images.shape}")
+    h, w, c = images.shape[1:]
+    data = (images,) if labels is None else (images, np.asarray(labels))
+    ds = tf.data.Dataset.from_tensor_slices(data)
+    if shuffle:
+        ds = ds.shuffle(min(len(images), 50_000), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+
+    rng = tf.random.Generator.from_seed(seed)
+
+    def _augment(x):
+        n = tf.shape(x)[0]
+        x = tf.where(rng.uniform((n, 1, 1, 1)) < 0.5, tf.reverse(x, axis=[2]), x)
+        # random rotation + zoom + shift with one affine transform per image
+        angle = rng.uniform((n,), -10.0, 10.0) * np.pi / 180.0
+        zoom = rng.uniform((n,), 0.9, 1.1)
+        tx = rng.uniform((n,), -0.1, 0.1) * float(w)
+        ty = rng.uniform((n,), -0.1, 0.1) * float(h)
+        cos, sin = tf.cos(angle) / zoom, tf.sin(angle) / zoom
+        cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
+        a0, a1 = cos, -sin
+        b0, b1 = sin, cos
+        a2 = cx - a0 * cx - a1 * cy + tx
+        b2 = cy - b0 * cx - b1 * cy + ty
+        zeros = tf.zeros_like(a0)
+        transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
+        x = tf.raw_ops.ImageProjectiveTransformV3(
+            images=x, transforms=transforms, output_shape=tf.constant([h, w]),
+            fill_value=0.0, interpolation="BILINEAR", fill_mode="REFLECT")
+        gain = rng.uniform((n, 1, 1, 1), 0.8, 1.2)
+        bias = rng.uniform((n, 1, 1, 1), -20.0, 20.0)
+        mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
+        x = tf.clip_by_value((x - mean) * gain + mean + bias, 0.0, 255.0)
+        return x
+
+    def _map(*batch):
+        x = tf.cast(batch[0], tf.float32)
+        if augment:
+            x = _augment(x)
+        if channels == 3 and c == 1:
+            x = tf.image.grayscale_to_rgb(x)
+        elif channels == 1 and c == 3:
+            x = tf.reduce_sum(x * tf.constant([0.299, 0.587, 0.114]), axis=-1, keepdims=True)
+        if size is not None and (size, size) != (h, w):
+            x = tf.image.resize(x, (size, size), method="bilinear")
+        if preprocess is not None:
+            x = preprocess(x)
+        return (x,) + tuple(batch[1:]) if len(batch) > 1 else x
+
+    ds = ds.map(_map, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)

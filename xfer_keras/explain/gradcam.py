@@ -1,0 +1,188 @@
+"""Grad-CAM and Grad-CAM++ heatmaps through tf-keras-vis, batched, never mutating the model.
+
+>>> from xfer_keras.explain.gradcam import GradCAM
+>>> cams = GradCAM(clf).explain(crops)               # (N, S, S) in [0, 1] at crop resolution
+>>> cams = GradCAM(clf, method="gradcam++", layer="bam2").explain(crops, targets=[3, 3])
+
+* Given an :class:`~xfer_keras.models.classifier.EmotionClassifier`, ``explain`` takes raw
+  uint8 RGB crops (any size), preprocesses them, and returns heatmaps at the crops' resolution.
+  Given a bare ``keras.Model``, it takes model inputs as they are.
+* The score is the pre-softmax logit of the target class when the model has a ``logits``
+  layer (all registry models): a view model ``inputs -> logits`` shares the layers, nothing is
+  cloned or changed. Otherwise, when the output layer has a softmax activation,
+  tf-keras-vis' ``ReplaceToLinear`` is applied **to a clone** (tf-keras-vis clones whenever a
+  modifier is given), and the caller's model is left as it was.
+* The layer defaults to ``clf.gradcam_layer`` (or
+  :func:`~xfer_keras.models.registry.default_gradcam_layer`: the deepest stage output with at
+  least 7x7 cells, so small inputs do not get a 2x2 map).
+* ``targets=None`` explains the predicted class; an int explains that class for all images;
+  a sequence gives one class per image; class names are accepted too.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+METHODS = ("gradcam", "gradcam++")
+
+
+class GradCAM:
+    """Grad-CAM / Grad-CAM++ explainer for an EmotionClassifier or a Keras model."""
+
+    def __init__(self, clf_or_model, layer: str | None = None, method: str = "gradcam",
+                 batch_size: int = 32):
+        import keras
+
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        self.method = method
+        self.batch_size = int(batch_size)
+        if hasattr(clf_or_model, "model") and hasattr(clf_or_model, "preprocess"):
+            self.classifier = clf_or_model
+            self.model = clf_or_model.model
+            default_layer = clf_or_model.gradcam_layer
+        elif isinstance(clf_or_model, keras.Model):
+            from xfer_keras.models.registry import default_gradcam_layer
+
+            self.classifier = None
+            self.model = clf_or_model
+            default_layer = default_gradcam_layer(clf_or_model)
+        else:
+            raise TypeError("GradCAM needs an EmotionClassifier or a keras.Model, got "
+                            f"{type(clf_or_model).__name__}")
+        self.layer = layer or default_layer
+        self.model.get_layer(self.layer)  # ValueError early for an unknown layer name
+        self._visualizer = None
+
+    @property
+    def class_names(self) -> tuple | None:
+        return None if self.classifier is None else self.classifier.class_names
+
+    def _build(self):
+        if self._visualizer is not None:
+            return self._visualizer
+        import keras
+        from tf_keras_vis.gradcam import Gradcam
+        from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
+
+        cls = Gradcam if self.method == "gradcam" else GradcamPlusPlus
+        names = [layer.name for layer in self.model.layers]
+        if "logits" in names:
+            view = keras.Model(self.model.input, self.model.get_layer("logits").output,
+                               name=self.model.name + "_logits_view")
+            self._visualizer = cls(view, model_modifier=None, clone=False)
+        else:
+            from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
+
+            last = self.model.layers[-1]
+            softmax = getattr(getattr(last, "activation", None), "__name__", "") == "softmax"
+            if softmax:  # tf-keras-vis clones the model before modifying it
+                self._visualizer = cls(self.model, model_modifier=ReplaceToLinear(), clone=True)
+            else:
+                self._visualizer = cls(self.model, model_modifier=None, clone=False)
+        return self._visualizer
+
+    def _targets(self, targets, probs_fn, n: int) -> np.ndarray:
+        if targets is None:
+            return np.asarray(probs_fn(), dtype=int)
+        if isinstance(targets, (str, int, np.integer)):
+            targets = [targets] * n
+        out = []
+        for t in targets:
+            if isinstance(t, str):
+                if self.class_names is None:
+                    raise ValueError("class-name targets need an EmotionClassifier")
+                from xfer_keras.emotions import canonical_emotion
+
+                t = list(self.class_names).index(canonical_emotion(t))
+            out.append(int(t))
+        if len(out) != n:
+            raise ValueError(f"got {len(out)} targets for {n} inputs")
+        return np.asarray(out, dtype=int)
+
+    def explain(self, crops_or_inputs, targets: int | str | Sequence | None = None,
+                return_targets: bool = False):
+        """Heatmaps ``(N, H, W)`` float32 in ``[0, 1]`` at the crop (or input) resolution.
+
+        With ``return_targets=True`` also returns the explained class indices ``(N,)``.
+        """
+        from tf_keras_vis.utils.scores import CategoricalScore
+
+        raw = np.asarray(crops_or_inputs)
+        if self.classifier is not None:
+            if raw.ndim == 3 and raw.shape[-1] in (1, 3) and raw.shape[0] > 4:
+                raw = raw[None]
+            x = self.classifier.preprocess(raw)
+            out_hw = raw.shape[1:3]
+        else:
+            x = raw.astype(np.float32)
+            if x.ndim == len(self.model.input_shape) - 1:
+                x = x[None]
+            out_hw = x.shape[1:3]
+        n = len(x)
+
+        def predicted():
+            return np.concatenate([np.asarray(self.model(x[i:i + self.batch_size],
+                                                         training=False)).argmax(1)
+                                   for i in range(0, n, self.batch_size)])
+
+        target_idx = self._targets(targets, predicted, n)
+        visualizer = self._build()
+        cams = []
+        for start in range(0, n, self.batch_size):
+            chunk = x[start:start + self.batch_size]
+            score = CategoricalScore(target_idx[start:start + self.batch_size].tolist())
+            cam = visualizer(score, chunk, penultimate_layer=self.layer,
+                             seek_penultimate_conv_layer=False, expand_cam=False,
+                             normalize_cam=False)
+            cams.append(np.asarray(cam, dtype=np.float32).reshape(len(chunk), *cam.shape[1:3]))
+        cams = np.concatenate(cams)
+        cams = _resize_maps(np.maximum(cams, 0.0), out_hw)
+        cams = _normalize(cams)
+        return (cams, target_idx) if return_targets else cams
+
+    __call__ = explain
+
+
+def _resize_maps(maps: np.ndarray, hw) -> np.ndarray:
+    """Bilinear resize of ``(N, h, w)`` maps to ``(N, H, W)``."""
+    import tensorflow as tf
+
+    if tuple(maps.shape[1:3]) == tuple(hw):
+        return maps.astype(np.float32)
+    out = tf.image.resize(maps[..., None], tuple(int(v) for v in hw), method="bilinear")
+    return np.asarray(out)[..., 0].astype(np.float32)
+
+
+def _normalize(maps: np.ndarray) -> np.ndarray:
+    """Per-map min-max scaling to ``[0, 1]`` (a flat map becomes all zeros)."""
+    lo = maps.min(axis=(1, 2), keepdims=True)
+    hi = maps.max(axis=(1, 2), keepdims=True)
+    span = hi - lo
+    return np.where(span > 1e-12, (maps - lo) / np.where(span > 1e-12, span, 1.0),
+                    0.0).astype(np.float32)
+
+
+def heat_inside_box(cam: np.ndarray, box, border: float | None = None) -> tuple[float, float]:
+    """Mean heat inside ``box`` (x0, y0, x1, y1 in cam pixels) and in the band outside it.
+
+    ``border`` (pixels) limits the outside band to that width around the box (None: the whole
+    rest of the map). Returns ``(inside, outside)``; a property check for face crops.
+    """
+    cam = np.asarray(cam, dtype=np.float32)
+    h, w = cam.shape
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    inside = np.zeros_like(cam, dtype=bool)
+    inside[y0:y1, x0:x1] = True
+    band = ~inside
+    if border is not None:
+        b = int(round(border))
+        ring = np.zeros_like(band)
+        ring[max(0, y0 - b):min(h, y1 + b), max(0, x0 - b):min(w, x1 + b)] = True
+        band &= ring
+    if not inside.any() or not band.any():
+        raise ValueError(f"box {box} leaves no inside or outside pixels in a {w}x{h} map")
+    return float(cam[inside].mean()), float(cam[band].mean())

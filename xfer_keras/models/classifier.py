@@ -1,0 +1,248 @@
+"""``EmotionClassifier``: a Keras image model + the config that says how to feed it.
+
+>>> from xfer_keras.models.classifier import EmotionClassifier
+>>> clf = EmotionClassifier.load()            # path -> $XFER_EMOTION_MODEL -> saved_models/
+>>> probs = clf.predict_proba(crops)          # crops: uint8 (N, S, S, 3) RGB face crops, any S
+>>> clf.class_names[probs.argmax(1)[0]]
+
+The config (``input_size``, ``channels`` 1|3, ``preprocessing`` name, ``class_names`` in
+``EMOTIONS7`` order, ``gradcam_layer``) is embedded in the ``.keras`` file as
+``xfer_config.json`` (Keras ignores the extra zip member), so one file is the whole model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from xfer_keras.emotions import EMOTIONS7
+from xfer_keras.errors import InputShapeError, ModelFileError
+
+CONFIG_MEMBER = "xfer_config.json"
+ENV_VAR = "XFER_EMOTION_MODEL"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_MODEL = REPO_ROOT / "saved_models" / "emotion_resnet_small_bam_fer2013.keras"
+
+# ITU-R BT.601 luma, as PIL's convert("L") (the gray FER2013 training images)
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+_CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype=np.float32)
+
+
+def apply_preprocessing(x, name: str):
+    """Scale float pixels in ``[0, 255]`` (numpy or tensor, channels last) for a model.
+
+    ``unit``: x / 255; ``symmetric``: x / 127.5 - 1; ``caffe``: RGB -> BGR minus the ImageNet
+    channel means (keras.applications.resnet50.preprocess_input).
+    """
+    if name == "unit":
+        return x / 255.0
+    if name == "symmetric":
+        return x / 127.5 - 1.0
+    if name == "caffe":
+        if x.shape[-1] == 3:
+            x = x[..., ::-1]
+            return x - _CAFFE_MEAN_BGR
+        return x - float(_CAFFE_MEAN_BGR.mean())
+    raise ValueError(f"unknown preprocessing {name!r}; known: unit, symmetric, caffe")
+
+
+@dataclasses.dataclass
+class ClassifierConfig:
+    """What a caller needs to feed a model and read its output."""
+
+    input_size: int
+    channels: int = 3
+    preprocessing: str = "unit"
+    class_names: tuple = EMOTIONS7
+    gradcam_layer: str | None = None
+    architecture: str | None = None
+    input_blur: float = 0.0  # Gaussian sigma (pixels at input_size) applied after resizing
+    extra: dict = dataclasses.field(default_factory=dict)  # training data, metrics, ...
+
+    @classmethod
+    def from_any(cls, config) -> "ClassifierConfig":
+        if isinstance(config, cls):
+            return dataclasses.replace(config)
+        if dataclasses.is_dataclass(config):
+            config = dataclasses.asdict(config)
+        if not isinstance(config, dict):
+            raise TypeError(f"config must be a dict or dataclass, got {type(config).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        extra = dict(config.get("extra") or {})
+        extra.update({k: v for k, v in config.items() if k not in known})
+        kwargs = {k: v for k, v in config.items() if k in known and k != "extra"}
+        if "input_size" not in kwargs:
+            raise ValueError("classifier config needs input_size")
+        kwargs["class_names"] = tuple(kwargs.get("class_names", EMOTIONS7))
+        return cls(**kwargs, extra=extra)
+
+    def to_dict(self) -> dict:
+        out = dataclasses.asdict(self)
+        out["class_names"] = list(self.class_names)
+        return out
+
+
+class EmotionClassifier:
+    """A Keras model with its input config; ``predict_proba`` takes raw uint8 RGB crops."""
+
+    def __init__(self, model, config):
+        self.model = model
+        self.config = ClassifierConfig.from_any(config)
+        if self.config.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {self.config.channels}")
+        n_out = model.output_shape[-1]
+        if n_out != len(self.config.class_names):
+            raise ValueError(f"model has {n_out} outputs but config names "
+                             f"{len(self.config.class_names)} classes")
+        if not self.config.gradcam_layer:
+            from xfer_keras.models.registry import default_gradcam_layer
+
+            self.config.gradcam_layer = default_gradcam_layer(model)
+
+    # -- properties the pipeline reads
+    @property
+    def input_size(self) -> int:
+        return int(self.config.input_size)
+
+    @property
+    def channels(self) -> int:
+        return int(self.config.channels)
+
+    @property
+    def class_names(self) -> tuple:
+        return tuple(self.config.class_names)
+
+    @property
+    def gradcam_layer(self) -> str:
+        return str(self.config.gradcam_layer)
+
+    @property
+    def preprocessing(self) -> str:
+        return self.config.preprocessing
+
+    def __repr__(self):
+        return (f"EmotionClassifier({self.config.architecture or self.model.name}, "
+                f"input={self.input_size}x{self.input_size}x{self.channels}, "
+                f"preprocessing={self.preprocessing!r}, gradcam_layer={self.gradcam_layer!r})")
+
+    # -- inputs
+    def resize(self, crops) -> np.ndarray:
+        """uint8/float crops ``(N, S, S, 3|1)`` (or one ``(S, S, 3)``, or gray ``(N, S, S)``)
+        -> float32 ``(N, input_size, input_size, channels)`` in ``[0, 255]`` (not scaled)."""
+        import tensorflow as tf
+
+        x = np.asarray(crops)
+        if x.ndim == 2:
+            x = x[None, ..., None]  # one gray (S, S) crop
+        if x.ndim == 3 and x.shape[-1] in (1, 3, 4) and x.shape[0] != 1 and x.shape[0] > 4:
+            x = x[None]  # one (S, S, C) crop
+        if x.ndim == 3:
+            x = x[..., None]  # gray batch (N, S, S)
+        if x.ndim != 4 or x.shape[-1] not in (1, 3, 4):
+            raise InputShapeError(f"crops must be (N, S, S, 3) RGB uint8, got shape {x.shape}")
+        if x.shape[0] == 0:
+            raise InputShapeError("crops is empty")
+        if x.dtype != np.uint8 and np.issubdtype(x.dtype, np.floating) and x.max() <= 1.0:
+            x = x * 255.0  # floats in [0, 1]
+        x = x.astype(np.float32)[..., :3]
+        if self.channels == 1 and x.shape[-1] == 3:
+            x = (x @ _LUMA)[..., None]
+        elif self.channels == 3 and x.shape[-1] == 1:
+            x = np.repeat(x, 3, axis=-1)
+        size = self.input_size
+        if x.shape[1:3] != (size, size):
+            x = tf.image.resize(x, (size, size), method="bilinear",
+                                antialias=x.shape[1] > size).numpy()
+        if self.config.input_blur and self.config.input_blur > 0:
+            import cv2
+
+            sigma = float(self.config.input_blur)
+            x = np.stack([cv2.GaussianBlur(im, (0, 0), sigma).reshape(im.shape) for im in x])
+        return np.clip(x, 0.0, 255.0).astype(np.float32)
+
+    def preprocess(self, crops) -> np.ndarray:
+        """Model input for raw crops: resize, gray if needed, scaling (float32)."""
+        return apply_preprocessing(self.resize(crops), self.preprocessing).astype(np.float32)
+
+    def predict_proba(self, crops, batch_size: int = 64) -> np.ndarray:
+        """Class probabilities ``(N, len(class_names))`` for raw crops."""
+        x = self.preprocess(crops)
+        out = []
+        for start in range(0, len(x), batch_size):
+            out.append(np.asarray(self.model(x[start:start + batch_size], training=False)))
+        return np.concatenate(out).astype(np.float32)
+
+    def predict(self, crops, batch_size: int = 64) -> list[str]:
+        """Predicted emotion names."""
+        probs = self.predict_proba(crops, batch_size)
+        return [self.class_names[i] for i in probs.argmax(axis=1)]
+
+    # -- files
+    def save(self, path) -> Path:
+        """Write a ``.keras`` file with the config embedded, atomically (tmp + rename)."""
+        path = Path(path).expanduser()
+        if path.suffix != ".keras":
+            raise ValueError(f"save to a .keras file, got {path}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp.keras", dir=path.parent)
+        os.close(fd)
+        try:
+            self.model.save(tmp)
+            with zipfile.ZipFile(tmp, "a") as archive:
+                archive.writestr(CONFIG_MEMBER, json.dumps(self.config.to_dict(), indent=2))
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+    @staticmethod
+    def resolve_path(path=None) -> Path:
+        """path -> ``$XFER_EMOTION_MODEL`` -> the default model in ``saved_models/``."""
+        for candidate, origin in ((path, "path"), (os.environ.get(ENV_VAR), ENV_VAR)):
+            if candidate:
+                candidate = Path(candidate).expanduser()
+                if not candidate.is_file():
+                    raise ModelFileError(f"{origin} points at {candidate}, which is not a file")
+                return candidate
+        if not DEFAULT_MODEL.is_file():
+            raise ModelFileError(
+                f"default emotion model not found at {DEFAULT_MODEL}; pass a path or set "
+                f"{ENV_VAR} (train one with scripts/train_default_model.py)")
+        return DEFAULT_MODEL
+
+    @classmethod
+    def load(cls, path=None, config=None) -> "EmotionClassifier":
+        """Load a ``.keras`` classifier (config embedded, or a ``<file>.json`` sidecar, or
+        ``config``). Raises ``ModelFileError`` when missing or corrupt."""
+        import keras
+
+        import xfer_keras.models.bam  # noqa: F401  (registers BAM for deserialisation)
+
+        path = cls.resolve_path(path)
+        try:
+            with zipfile.ZipFile(path) as archive:
+                embedded = (json.loads(archive.read(CONFIG_MEMBER))
+                            if CONFIG_MEMBER in archive.namelist() else None)
+        except (zipfile.BadZipFile, OSError, ValueError) as error:
+            raise ModelFileError(f"{path}: not a readable .keras file ({error})") from error
+        sidecar = path.with_suffix(path.suffix + ".json")
+        if config is None:
+            config = embedded
+        if config is None and sidecar.is_file():
+            config = json.loads(sidecar.read_text())
+        try:
+            model = keras.saving.load_model(path, compile=False)
+        except Exception as error:  # keras raises many types for a bad file
+            raise ModelFileError(f"{path}: cannot load the Keras model ({error})") from error
+        if config is None:
+            size = model.input_shape[1]
+            config = {"input_size": size, "channels": model.input_shape[-1]}
+        return cls(model, config)
