@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from xfer_keras.atomic import atomic_path
 from xfer_keras.config import cache_dir
 from xfer_keras.errors import ModelFileError
 
@@ -64,20 +64,18 @@ def _verify(path: Path, asset: Asset) -> Path:
 
 def download(url: str, dest: Path, sha256: str | None = None, timeout: float = 60.0) -> Path:
     """Download ``url`` to ``dest`` atomically, checking ``sha256`` before the final rename."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            while block := response.read(1 << 20):
-                out.write(block)
-        if sha256 and sha256_of(tmp_name) != sha256:
-            raise ModelFileError(f"downloaded {url} but its sha256 is not {sha256}")
-        os.replace(tmp_name, dest)
+        with atomic_path(dest) as tmp, open(tmp, "wb") as out:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                while block := response.read(1 << 20):
+                    out.write(block)
+            out.flush()
+            if sha256 and sha256_of(tmp) != sha256:
+                raise ModelFileError(f"downloaded {url} but its sha256 is not {sha256}")
+    except ModelFileError:
+        raise
     except OSError as error:
         raise ModelFileError(f"could not download {url} to {dest}: {error}") from error
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
     return dest
 
 

@@ -93,7 +93,7 @@ def write_outputs(exp, out_dir: Path, name: str, png: bool = True, html: bool = 
     """``<name>.json`` (+ ``.png`` panel, ``.html`` report), each written atomically."""
     from xfer_keras.report.html import save_html
     from xfer_keras.report.panel import panel_png
-    from xfer_keras.explanation import atomic_write_bytes
+    from xfer_keras.atomic import atomic_write_bytes
 
     written = [out_dir / f"{name}.json"]
     exp.to_json(written[0])
@@ -109,7 +109,7 @@ def _explain(args) -> int:
     import warnings
 
     from xfer_keras.errors import XferError
-    from xfer_keras.explanation import atomic_write_text
+    from xfer_keras.atomic import atomic_write_text
     from xfer_keras.narrate.llm import NarratorFallbackWarning
 
     files, problems, had_folder = collect_images(args.paths)

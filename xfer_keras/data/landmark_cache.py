@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from xfer_keras import config
+from xfer_keras.atomic import atomic_path
 from xfer_keras.errors import ImageReadError, NoFaceError
 
 #: Bump to invalidate every cached landmark (e.g. when the face module's detection changes).
@@ -133,15 +133,8 @@ class LandmarkCache:
     def put(self, path: str | os.PathLike, frame: FrameLandmarks) -> Path:
         """Store ``frame`` for image ``path`` atomically; returns the entry's path."""
         entry = self.entry_path(path)
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=entry.stem[:16] + ".", suffix=".tmp", dir=entry.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **self._encode(frame))
-            os.replace(tmp, entry)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_path(entry, suffix=".tmp") as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, **self._encode(frame))
         return entry
 
     def clear(self) -> None:

@@ -24,8 +24,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
+
+from xfer_keras.atomic import atomic_write_text
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 3
 
@@ -63,20 +64,8 @@ def register(subparsers) -> None:
 
 
 def write_json_atomic(data, path: str | os.PathLike) -> Path:
-    """Write ``data`` as JSON to ``path`` via a temporary file in the same folder + rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle)
-            handle.write("\n")
-        _chmod_default(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    """Write ``data`` as JSON to ``path`` atomically (see :mod:`xfer_keras.atomic`)."""
+    return atomic_write_text(path, json.dumps(data) + "\n")
 
 
 def run(args) -> int:
@@ -127,9 +116,3 @@ def _run(args) -> int:
         return EXIT_OK
     return EXIT_PARTIAL if n_ok else EXIT_ERROR
 
-
-def _chmod_default(path) -> None:
-    """mkstemp creates 0600 files; give the final file the usual umask-based mode."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from xfer_keras.atomic import atomic_path
 from xfer_keras.face.image import load_image
 from xfer_keras.face.types import Face
 
@@ -70,25 +70,9 @@ def save_overlay(image, faces, path: str | os.PathLike, **kwargs) -> Path:
 
 
 def save_png(image: np.ndarray, path: str | os.PathLike) -> Path:
-    """Write a uint8 RGB array as PNG atomically (a temporary file renamed into place)."""
+    """Write a uint8 RGB array as PNG atomically (see :mod:`xfer_keras.atomic`)."""
     from PIL import Image
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         Image.fromarray(load_image(image)).save(tmp, format="PNG")
-        _chmod_default(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def _chmod_default(path) -> None:
-    """mkstemp creates 0600 files; give the final file the usual umask-based mode."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
+    return Path(path)

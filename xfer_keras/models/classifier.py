@@ -15,12 +15,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from xfer_keras.atomic import atomic_path
 from xfer_keras.emotions import EMOTIONS7
 from xfer_keras.errors import InputShapeError, ModelFileError
 
@@ -189,18 +189,10 @@ class EmotionClassifier:
         path = Path(path).expanduser()
         if path.suffix != ".keras":
             raise ValueError(f"save to a .keras file, got {path}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp.keras", dir=path.parent)
-        os.close(fd)
-        try:
+        with atomic_path(path, suffix=".tmp.keras") as tmp:
             self.model.save(tmp)
             with zipfile.ZipFile(tmp, "a") as archive:
                 archive.writestr(CONFIG_MEMBER, json.dumps(self.config.to_dict(), indent=2))
-            os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
         return path
 
     @staticmethod

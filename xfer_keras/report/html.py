@@ -12,7 +12,8 @@ import io
 
 import numpy as np
 
-from xfer_keras.explanation import Explanation, atomic_write_text
+from xfer_keras.atomic import atomic_write_text
+from xfer_keras.explanation import Explanation
 
 _CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}
 h1{font-size:1.4em} h2{font-size:1.15em;margin-top:2em} table{border-collapse:collapse;font-size:.9em}

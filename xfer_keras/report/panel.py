@@ -14,7 +14,8 @@ import textwrap
 import numpy as np
 
 from xfer_keras.explain.hot_landmarks import heatmap_overlay, landmark_overlay
-from xfer_keras.explanation import Explanation, atomic_write_bytes
+from xfer_keras.atomic import atomic_write_bytes
+from xfer_keras.explanation import Explanation
 
 
 def overlays(exp: Explanation) -> dict[str, np.ndarray]:
