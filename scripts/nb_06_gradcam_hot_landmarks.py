@@ -17,27 +17,20 @@ CELLS = [
     ("md", """
 ## 1. Model and images
 
-The shipped default model when it exists (else an untrained tiny model, so the notebook always
-runs), and CK+ peak frames when `XFER_DATA_DIR` holds them (else scikit-image's astronaut).
+The shipped default model (see `saved_models/MODEL_CARD.md`), and CK+ peak frames when `XFER_DATA_DIR` holds them (else scikit-image's astronaut).
 """),
     ("code", """
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 
-from xfer_keras.errors import ModelFileError
 from xfer_keras.models.classifier import EmotionClassifier
 from xfer_keras.explain.gradcam import GradCAM
 from xfer_keras.explain.hot_landmarks import find_hot_landmarks, landmark_overlay, heatmap_overlay
 from xfer_keras.explain import facs
 from xfer_keras.face import LandmarkDetector, crop_face, load_image
 
-try:
-    clf = EmotionClassifier.load()
-except ModelFileError as error:
-    print("default model missing, using an untrained tiny model:", error)
-    from xfer_keras.models.registry import create
-    clf = EmotionClassifier(create("tiny_bam", input_size=64), {"input_size": 64})
+clf = EmotionClassifier.load()  # the shipped default model (saved_models/)
 print(clf)
 
 root = config.data_dir(required=False)

@@ -23,19 +23,13 @@ import matplotlib.pyplot as plt
 from pathlib import Path
 from IPython.display import Image, display
 
-from xfer_keras.errors import ModelFileError
 from xfer_keras.models.classifier import EmotionClassifier
 from xfer_keras.pipeline import XferaPipeline
 from xfer_keras.explanation import to_frame
 from xfer_keras.report.panel import panel_png
 from xfer_keras.report.html import save_html
 
-try:
-    clf = EmotionClassifier.load()
-except ModelFileError as error:
-    print("default model missing, using an untrained tiny model:", error)
-    from xfer_keras.models.registry import create
-    clf = EmotionClassifier(create("tiny_bam", input_size=64), {"input_size": 64})
+clf = EmotionClassifier.load()  # the shipped default model (saved_models/)
 
 root = config.data_dir(required=False)
 n_images = config.pick(quick=8, full=40)

@@ -98,7 +98,13 @@ def resolve(name: str, path: str | os.PathLike | None = None, allow_download: bo
             f"{asset.description} not found: pass a path, set {asset.env_var}, or place "
             f"{asset.filename} in {cache_dir()}"
         )
-    return download(asset.url, cached, asset.sha256)
+    try:
+        return download(asset.url, cached, asset.sha256)
+    except ModelFileError as error:
+        raise ModelFileError(
+            f"{error}. Offline? Pass a path, set {asset.env_var}, or place {asset.filename} "
+            f"in {cache_dir()}"
+        ) from error
 
 
 def register(subparsers) -> None:
