@@ -36,6 +36,8 @@ def parse_args(argv=None):
     p.add_argument("--patience", type=int, default=None, help="early-stopping patience")
     p.add_argument("--variants", nargs="+", default=["t-emo", "r-emo"])
     p.add_argument("--emotions", nargs="+", default=None)
+    p.add_argument("--motion", action="store_true",
+                   help="input = each frame minus the neutral first frame (not in the paper)")
     p.add_argument("--filters", type=int, default=None)
     p.add_argument("--lstm-units", type=int, default=None)
     p.add_argument("--fc1-units", type=int, default=None)
@@ -64,7 +66,7 @@ def main(argv=None) -> int:
           f"epochs={args.epochs} patience={args.patience} hyperparams={hp or 'defaults'}", flush=True)
     results = []
     for backend in args.backend:
-        dataset = load_ckplus_dataset(backend, progress=False)
+        dataset = load_ckplus_dataset(backend, progress=False, motion=args.motion)
         print(f"{backend}: {dataset.summary()}", flush=True)
         if args.tune_only:
             from xfer_keras.training.tuning import hyperparams_table, tune_emotions
@@ -93,7 +95,7 @@ def main(argv=None) -> int:
         result = run_protocol(
             dataset, emotions=emotions, variants=args.variants, n_runs=args.runs,
             split=args.split, hyperparams="tune" if args.tune else hp, epochs=args.epochs,
-            patience=args.patience, seed=args.seed, tag={"backend": backend},
+            patience=args.patience, seed=args.seed, tag={"backend": backend, "input": "motion" if args.motion else "positions"},
             tune_kwargs={"directory": args.tuner_dir} if args.tune else None,
             checkpoint=out / f"emo_protocol_{backend}.csv")
         print(f"{backend}: protocol took {(time.perf_counter() - start) / 60:.1f} min", flush=True)

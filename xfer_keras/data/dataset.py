@@ -90,6 +90,19 @@ class SequenceDataset:
             raise InputShapeError(f"landmarks {missing[:10]} are not in this dataset")
         return self.select_landmarks([position[int(k)] for k in landmark_ids])
 
+    def relative_to_first_frame(self) -> "SequenceDataset":
+        """Every frame minus its sequence's first (neutral) frame: the *motion* of each landmark.
+
+        Subtracting the neutral face removes who the person is (face shape) and keeps what the
+        face does. Not in the paper (which feeds positions); on the 40 shared CK+ videos it
+        lifts the EMO nets' ROC-AUC for anger, fear and sadness from near chance to 0.9+
+        (``docs/emo.md``). Frame 0 becomes all zeros.
+        """
+        if self.meta.get("relative_to_first_frame"):
+            return self
+        return replace(self, X=self.X - self.X[:, :1],
+                       meta={**self.meta, "relative_to_first_frame": True})
+
     def summary(self) -> dict:
         """Counts per emotion and basic shape facts, for printing."""
         names, counts = np.unique(self.emotions, return_counts=True)

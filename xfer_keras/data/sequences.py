@@ -249,7 +249,7 @@ def load_ckplus_dataset(backend: str = "mediapipe", n_frames: int | None = None,
                         normalize: str = "face", root: str | os.PathLike | None = None,
                         flip: bool = False, coords: int = 2, cache=True,
                         progress: bool = True, include_contempt: bool = False,
-                        detector=None) -> SequenceDataset:
+                        detector=None, motion: bool = False) -> SequenceDataset:
     """CK+ sequences -> :class:`SequenceDataset` ``(N, P, C, L, 1)`` in one call.
 
     ``backend``: "mediapipe" (L = 468 mesh points) or "dlib" (L = 68, iBUG order).
@@ -260,7 +260,8 @@ def load_ckplus_dataset(backend: str = "mediapipe", n_frames: int | None = None,
     detects every frame (~10 s MediaPipe, ~70 s dlib for the 684 shared frames), later calls
     read the cache in about a second. ``root``: CK+ folder or its parent (default
     ``XFER_DATA_DIR``). ``meta`` records the backend, normalisation, frame indices, peak AU
-    codes and image size per sample.
+    codes and image size per sample. ``motion=True``: each frame minus the neutral first frame
+    (:meth:`SequenceDataset.relative_to_first_frame`; not in the paper, measured to help).
     """
     if backend not in TOPOLOGY:
         raise ValueError(f"backend must be one of {tuple(TOPOLOGY)}, got {backend!r}")
@@ -270,8 +271,9 @@ def load_ckplus_dataset(backend: str = "mediapipe", n_frames: int | None = None,
     records = load_ckplus_sequences(folder, include_contempt=include_contempt)
     sequences = sequence_landmarks(records, backend=backend, cache=cache, progress=progress,
                                    detector=detector)
-    return build_sequence_dataset(sequences, backend, n_frames=n_frames, normalize=normalize,
-                                  flip=flip, coords=coords, meta={"source": str(folder)})
+    dataset = build_sequence_dataset(sequences, backend, n_frames=n_frames, normalize=normalize,
+                                     flip=flip, coords=coords, meta={"source": str(folder)})
+    return dataset.relative_to_first_frame() if motion else dataset
 
 
 def mean_face(dataset: SequenceDataset, frame: int | None = None) -> np.ndarray:
@@ -280,6 +282,9 @@ def mean_face(dataset: SequenceDataset, frame: int | None = None) -> np.ndarray:
     ``frame``: average only that frame position (0 = neutral, -1 = peak); default all frames.
     Uses the dataset's own units (face-normalised by default: eyes at (+-0.5, 0), y down).
     """
+    if dataset.meta.get("relative_to_first_frame"):
+        raise InputShapeError("mean_face needs landmark positions, this dataset holds motion "
+                              "(relative_to_first_frame): use the dataset loaded with motion=False")
     X = np.asarray(dataset.X)
     if X.shape[2] < 2:
         raise InputShapeError(f"mean_face needs x and y channels, X has C={X.shape[2]}")
