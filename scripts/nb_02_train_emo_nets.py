@@ -99,6 +99,20 @@ result.paper_table("accuracy", "t-emo")
 result.paper_table("balanced_accuracy", "r-emo")
 """),
     ("md", """
+## 4b. Beyond the paper: landmark *motion* instead of positions
+
+Each frame minus the sequence's neutral first frame removes who the person is and keeps what
+the face does. Same nets, same protocol, same partitions (seeds); compare ROC-AUC and balanced
+accuracy with the table above (10-run figures in `docs/emo.md`).
+"""),
+    ("code", """
+motion = {name: ds.relative_to_first_frame() for name, ds in datasets.items()}
+motion_result = ProtocolResult.concat(
+    [run_protocol(ds, variants=("t-emo",), tag={"backend": name, "input": "motion"})
+     for name, ds in motion.items()])
+motion_result.summary()
+"""),
+    ("md", """
 ## 5. Grid search of (F, Q, R) on a training part only (Tables 1-5 layout)
 
 KerasTuner `GridSearch` over a small grid, validation split inside the training part; the
