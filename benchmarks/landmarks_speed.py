@@ -144,7 +144,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from xfer_keras.face._stderr import native_stderr_silenced
+    from xfer_keras.native_logs import native_stderr_silenced
 
     with native_stderr_silenced():  # TensorFlow / MediaPipe native log lines
         code = main()

@@ -123,6 +123,32 @@ def test_demo_with_model(tiny_model_file, tmp_path, capsys, face_landmarker_path
     assert "confidence level" in capsys.readouterr().out
 
 
+def test_explain_stderr_has_only_our_lines(tiny_model_file, tmp_path, face_landmarker_path):
+    """A subprocess, so the real file descriptor 2 is watched: TensorFlow's and MediaPipe's
+    native log lines are kept off; one line per bad file and the summary line remain."""
+    import os
+    import subprocess
+    import sys
+
+    from skimage import data
+
+    good, bad = tmp_path / "astro.png", tmp_path / "bad.png"
+    Image.fromarray(data.astronaut()).save(good)
+    bad.write_text("not an image")
+    env = dict(os.environ, XFER_FACE_LANDMARKER=str(face_landmarker_path))
+    command = [sys.executable, "-m", "xfer_keras", "explain", str(good), str(bad), "--model",
+               str(tiny_model_file), "--out", str(tmp_path / "out"), "--no-png", "--no-html"]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 1, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2, lines
+    assert "bad.png" in lines[0] and lines[1] == "1 explained, 1 failed"
+    assert (tmp_path / "out" / "astro.json").is_file()
+    noisy = subprocess.run(command + ["--native-logs"], capture_output=True, text=True, env=env,
+                           timeout=300)
+    assert len(noisy.stderr.strip().splitlines()) > 2  # the lines exist, and were silenced
+
+
 @pytest.mark.real_data
 def test_every_ckplus_peak_frame_is_explained(ckplus_dir, tiny_classifier, face_landmarker_path):
     """All 40 shared CK+ peak frames -> complete Explanations (default model when present)."""

@@ -121,3 +121,21 @@ def test_config_validation(tiny):
         EmotionClassifier(tiny.model, {"input_size": 64, "class_names": ["a", "b"]})
     with pytest.raises(ValueError):
         EmotionClassifier(tiny.model, {"channels": 3})
+
+
+def test_input_blur_and_flip_averaging_are_config_steps(tiny, tmp_path):
+    """``input_blur`` softens what the model sees; ``tta_flip`` makes predictions mirror-invariant
+    and averages the two views; both travel inside the .keras file."""
+    crops = np.random.default_rng(3).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    config = dict(tiny.config.to_dict(), input_blur=2.0, tta_flip=True)
+    clf = EmotionClassifier(tiny.model, config)
+    sharp, soft = tiny.preprocess(crops), clf.preprocess(crops)
+    assert np.abs(np.diff(soft, axis=2)).mean() < 0.3 * np.abs(np.diff(sharp, axis=2)).mean()
+    probs = clf.predict_proba(crops)
+    np.testing.assert_allclose(probs, clf.predict_proba(crops[:, :, ::-1]), atol=1e-5)
+    plain = EmotionClassifier(tiny.model, dict(config, tta_flip=False))
+    both = 0.5 * (plain.predict_proba(crops) + plain.predict_proba(crops[:, :, ::-1]))
+    np.testing.assert_allclose(probs, both, atol=1e-5)
+    loaded = EmotionClassifier.load(clf.save(tmp_path / "tta.keras"))
+    assert loaded.config.tta_flip and loaded.config.input_blur == 2.0
+    assert tiny.config.tta_flip is False  # the fixture's config was copied, not changed

@@ -28,12 +28,26 @@ def register(subparsers) -> None:
     _common_options(p)
     p.add_argument("--out", default="outputs/explain", help="output folder (default %(default)s)")
     p.add_argument("--batch-size", type=int, default=8)
-    p.set_defaults(func=_explain)
+    p.set_defaults(func=_quiet(_explain))
 
     d = subparsers.add_parser("demo", help="explain the embedded demo image (offline)")
     _common_options(d)
     d.add_argument("--out", default="outputs/demo", help="output folder (default %(default)s)")
-    d.set_defaults(func=_demo)
+    d.set_defaults(func=_quiet(_demo))
+
+
+def _quiet(command):
+    """Run ``command`` with TensorFlow's / MediaPipe's native log lines kept off stderr (unless
+    ``--native-logs``), so what is left there is ours: one line per problem."""
+    import functools
+
+    @functools.wraps(command)
+    def run(args) -> int:
+        from xfer_keras.native_logs import native_stderr_silenced
+
+        with native_stderr_silenced(enabled=not getattr(args, "native_logs", False)):
+            return command(args)
+    return run
 
 
 def _common_options(p) -> None:
@@ -51,6 +65,8 @@ def _common_options(p) -> None:
                    help="crop margin around the detected face (default: the model's, else 0.1)")
     p.add_argument("--no-png", action="store_true", help="skip the panel PNG")
     p.add_argument("--no-html", action="store_true", help="skip the HTML report")
+    p.add_argument("--native-logs", action="store_true",
+                   help="let TensorFlow/MediaPipe print their native log lines on stderr")
 
 
 def collect_images(paths) -> tuple[list[Path], list[str], bool]:

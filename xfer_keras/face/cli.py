@@ -69,7 +69,7 @@ def write_json_atomic(data, path: str | os.PathLike) -> Path:
 
 
 def run(args) -> int:
-    from xfer_keras.face._stderr import native_stderr_silenced
+    from xfer_keras.native_logs import native_stderr_silenced
 
     # native log lines (TensorFlow, MediaPipe) would drown the one line per failing image
     with native_stderr_silenced(enabled=not getattr(args, "native_logs", False)):

@@ -63,6 +63,7 @@ class ClassifierConfig:
     gradcam_layer: str | None = None
     architecture: str | None = None
     input_blur: float = 0.0  # Gaussian sigma (pixels at input_size) applied after resizing
+    tta_flip: bool = False  # average the probabilities of each crop and its mirror image
     extra: dict = dataclasses.field(default_factory=dict)  # training data, metrics, ...
 
     @classmethod
@@ -171,11 +172,16 @@ class EmotionClassifier:
         return apply_preprocessing(self.resize(crops), self.preprocessing).astype(np.float32)
 
     def predict_proba(self, crops, batch_size: int = 64) -> np.ndarray:
-        """Class probabilities ``(N, len(class_names))`` for raw crops."""
+        """Class probabilities ``(N, len(class_names))`` for raw crops (with ``tta_flip``, the
+        mean over each crop and its mirror image: emotions do not change under a mirror)."""
         x = self.preprocess(crops)
         out = []
         for start in range(0, len(x), batch_size):
-            out.append(np.asarray(self.model(x[start:start + batch_size], training=False)))
+            batch = x[start:start + batch_size]
+            probs = np.asarray(self.model(batch, training=False))
+            if self.config.tta_flip:
+                probs = 0.5 * (probs + np.asarray(self.model(batch[:, :, ::-1], training=False)))
+            out.append(probs)
         return np.concatenate(out).astype(np.float32)
 
     def predict(self, crops, batch_size: int = 64) -> list[str]:

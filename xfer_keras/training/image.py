@@ -279,15 +279,12 @@ def evaluate_classifier(classifier, images, labels, batch_size: int = 256,
                         already_resized: bool = False) -> Evaluation:
     """Evaluate on uint8 images ``(N, S, S, C)`` and integer labels (class_names order).
 
-    Inputs always go through ``classifier.preprocess`` (``already_resized`` is kept for
-    compatibility and ignored), so config steps such as ``input_blur`` apply.
+    Inputs always go through ``classifier.predict_proba`` (``already_resized`` is kept for
+    compatibility and ignored), so config steps such as ``input_blur`` and ``tta_flip`` apply.
     """
     labels = np.asarray(labels, dtype=int)
-    preds = []
-    for start in range(0, len(images), batch_size):
-        chunk = images[start:start + batch_size]
-        x = classifier.preprocess(chunk)  # resize is a no-op at the model size; blur included
-        preds.append(np.asarray(classifier.model(x, training=False)).argmax(1))
+    preds = [classifier.predict_proba(images[start:start + batch_size], batch_size).argmax(1)
+             for start in range(0, len(images), batch_size)]
     y_pred = np.concatenate(preds) if preds else np.zeros(0, int)
     table, cm = per_class_table(labels, y_pred, classifier.class_names)
     accuracy = float((y_pred == labels).mean()) if len(labels) else float("nan")
