@@ -55,6 +55,20 @@ def test_default_layer_and_layer_choice(tiny_clf, crops):
         GradCAM(tiny_clf, layer="no_such_layer")
 
 
+def test_mirror_averaging_classifier_gives_mirror_equivariant_maps(tiny_clf, crops):
+    """With ``tta_flip`` the prediction is mirror-invariant, so the map of a mirrored crop must be
+    the mirrored map (the plain model's maps are not: stride-2 grids are not symmetric)."""
+    tta = EmotionClassifier(tiny_clf.model, dict(tiny_clf.config.to_dict(), tta_flip=True))
+    cams, targets = GradCAM(tta).explain(crops, return_targets=True)
+    mirrored, mirrored_targets = GradCAM(tta).explain(crops[:, :, ::-1], return_targets=True)
+    np.testing.assert_array_equal(targets, tta.predict_proba(crops).argmax(1))
+    np.testing.assert_array_equal(targets, mirrored_targets)
+    np.testing.assert_allclose(mirrored[:, :, ::-1], cams, atol=1e-4)
+    plain = GradCAM(tiny_clf).explain(crops, targets=targets)
+    plain_mirrored = GradCAM(tiny_clf).explain(crops[:, :, ::-1], targets=targets)
+    assert np.abs(plain_mirrored[:, :, ::-1] - plain).max() > 1e-3
+
+
 def test_model_is_not_mutated():
     """A softmax-output model without a logits layer: tf-keras-vis' ReplaceToLinear runs on a clone."""
     inputs = keras.Input((32, 32, 3))

@@ -17,6 +17,8 @@
   least 7x7 cells, so small inputs do not get a 2x2 map).
 * ``targets=None`` explains the predicted class; an int explains that class for all images;
   a sequence gives one class per image; class names are accepted too.
+* A classifier with ``tta_flip`` (mirror averaging) predicts from both views, so its heatmap is
+  the mean of both views' maps, the mirror's flipped back: mirroring a crop mirrors its map.
 """
 
 from __future__ import annotations
@@ -108,8 +110,6 @@ class GradCAM:
 
         With ``return_targets=True`` also returns the explained class indices ``(N,)``.
         """
-        from tf_keras_vis.utils.scores import CategoricalScore
-
         raw = np.asarray(crops_or_inputs)
         if self.classifier is not None:
             if raw.ndim == 3 and raw.shape[-1] in (1, 3) and raw.shape[0] > 4:
@@ -124,26 +124,36 @@ class GradCAM:
         n = len(x)
 
         def predicted():
+            if self.classifier is not None:  # its own prediction (mirror averaging included)
+                return self.classifier.predict_proba(raw, self.batch_size).argmax(1)
             return np.concatenate([np.asarray(self.model(x[i:i + self.batch_size],
                                                          training=False)).argmax(1)
                                    for i in range(0, n, self.batch_size)])
 
         target_idx = self._targets(targets, predicted, n)
-        visualizer = self._build()
-        cams = []
-        for start in range(0, n, self.batch_size):
-            chunk = x[start:start + self.batch_size]
-            score = CategoricalScore(target_idx[start:start + self.batch_size].tolist())
-            cam = visualizer(score, chunk, penultimate_layer=self.layer,
-                             seek_penultimate_conv_layer=False, expand_cam=False,
-                             normalize_cam=False)
-            cams.append(np.asarray(cam, dtype=np.float32).reshape(len(chunk), *cam.shape[1:3]))
-        cams = np.concatenate(cams)
+        cams = self._maps(x, target_idx)
+        if self.classifier is not None and getattr(self.classifier.config, "tta_flip", False):
+            cams = 0.5 * (cams + self._maps(x[:, :, ::-1], target_idx)[:, :, ::-1])
         cams = _resize_maps(np.maximum(cams, 0.0), out_hw)
         cams = _normalize(cams)
         return (cams, target_idx) if return_targets else cams
 
     __call__ = explain
+
+    def _maps(self, x: np.ndarray, target_idx: np.ndarray) -> np.ndarray:
+        """Raw (not yet rectified or resized) maps ``(N, h, w)`` at the layer's resolution."""
+        from tf_keras_vis.utils.scores import CategoricalScore
+
+        visualizer = self._build()
+        cams = []
+        for start in range(0, len(x), self.batch_size):
+            chunk = np.ascontiguousarray(x[start:start + self.batch_size])
+            score = CategoricalScore(target_idx[start:start + self.batch_size].tolist())
+            cam = visualizer(score, chunk, penultimate_layer=self.layer,
+                             seek_penultimate_conv_layer=False, expand_cam=False,
+                             normalize_cam=False)
+            cams.append(np.asarray(cam, dtype=np.float32).reshape(len(chunk), *cam.shape[1:3]))
+        return np.concatenate(cams)
 
 
 def _resize_maps(maps: np.ndarray, hw) -> np.ndarray:
