@@ -134,14 +134,20 @@ plt.show()
     ("md", """
 ## 5. Evaluation: the paper's Table 1 shape and the confusion matrix
 
-The best epoch (on validation accuracy) was checkpointed atomically; reload it and evaluate on
-the test set.
+The best epoch (on validation accuracy) was checkpointed atomically; reload it. Two inference
+settings are chosen without test labels (`xfer_keras.training.adaptation`): the shared FER2013
+`train/` copy is blurred and `test/` is sharp, so the inputs get the Gaussian blur measured
+between their pixels (~0 for RAF-DB), and mirror averaging is kept if it helps on validation.
+Then evaluate on the test set.
 """),
     ("code", """
+from xfer_keras.training.adaptation import choose_tta_flip, match_input_blur
 from xfer_keras.training.image import evaluate_classifier
 from xfer_keras.report.confusion import plot_confusion
 
 best = EmotionClassifier.load(f"{OUT}/resnet50_bam_best.keras")
+print("input blur:", match_input_blur(best, x_train, x_test), "->", best.config.input_blur)
+print("mirror averaging:", choose_tta_flip(best, x_val, y_val), "->", best.config.tta_flip)
 evaluation = evaluate_classifier(best, x_test, y_test)
 print(f"{DATASET} test accuracy {evaluation.accuracy:.4f}, macro F1 {evaluation.macro_f1:.4f}")
 print(evaluation.markdown())

@@ -85,7 +85,8 @@ def _inference_lines(clf) -> list[str]:
             "A Gaussian blur explains the difference: `xfer_keras.data.blur."
             "estimate_relative_blur` blurs the test images' pixels (no labels) until their "
             f"radial power spectrum matches the train images', giving sigma {blur['sigma']:.2f} "
-            f"px at {clf.input_size} px (log-power misfit {blur['residual']:.3f}). Every "
+            f"px at {blur.get('measured_at', clf.input_size)} px (log-power misfit "
+            f"{blur['residual']:.3f}). Every "
             "caller gets the blur through `EmotionClassifier.preprocess`, Grad-CAM included; a "
             "model trained on sharp faces would not need it.")
     elif clf.config.input_blur:
@@ -291,49 +292,22 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
     return best, recipe
 
 
-def choose_input_blur(arg: str, x_tr, x_te) -> tuple[float, dict]:
-    """``arg`` as a number, or 'auto': the blur of the train images relative to the sharp test
-    images, from their pixels only (no label is read)."""
-    if arg != "auto":
-        return float(arg), {"method": "given on the command line"}
-    from xfer_keras.data.blur import estimate_relative_blur, gradient_energy
-
-    estimate = estimate_relative_blur(sharp=x_te, blurred=x_tr, size=x_tr.shape[1])
-    record = {"method": "xfer_keras.data.blur.estimate_relative_blur(test pixels, train pixels)",
-              "sigma": estimate.sigma, "residual": estimate.residual,
-              "gradient_energy": {"train": gradient_energy(x_tr), "test": gradient_energy(x_te)}}
-    print(f"input blur: sigma {estimate.sigma:.2f} px (misfit {estimate.residual:.3f})",
-          flush=True)
-    return estimate.sigma, record
-
-
-def choose_tta_flip(arg: str, clf, x_va, y_va) -> tuple[bool, dict]:
-    """Mirror averaging on, off, or 'auto': on when it raises validation accuracy. Validation
-    images come from the (blurred) train copy, so they are scored without ``input_blur``."""
-    from xfer_keras.models.classifier import EmotionClassifier
-    from xfer_keras.training.image import evaluate_classifier
-
-    if arg != "auto":
-        return arg == "on", {"method": "given on the command line"}
-    scores = {}
-    for flip in (False, True):
-        probe = EmotionClassifier(clf.model, dataclasses.replace(clf.config, input_blur=0.0,
-                                                                 tta_flip=flip))
-        scores[flip] = evaluate_classifier(probe, x_va, y_va).accuracy
-    print(f"validation accuracy: plain {scores[False]:.4f}, mirror-averaged {scores[True]:.4f}",
-          flush=True)
-    return scores[True] > scores[False], {"method": "validation accuracy",
-                                          "val_accuracy_plain": scores[False],
-                                          "val_accuracy_flip": scores[True]}
-
-
 def finalize(best, args, out: Path, recipe, x_tr, x_va, y_va, x_te, y_te, info) -> None:
     """Inference settings, test figures, the .keras file, metrics JSON, confusion PNG, card."""
     from xfer_keras.report.confusion import plot_confusion
+    from xfer_keras.training.adaptation import choose_tta_flip, match_input_blur
     from xfer_keras.training.image import evaluate_classifier
 
-    best.config.input_blur, blur_record = choose_input_blur(args.input_blur, x_tr, x_te)
-    best.config.tta_flip, tta_record = choose_tta_flip(args.tta_flip, best, x_va, y_va)
+    if args.input_blur == "auto":  # test pixels as the sharp reference, never their labels
+        blur_record = match_input_blur(best, x_tr, x_te)
+    else:
+        best.config.input_blur, blur_record = float(args.input_blur), {"method": "given on the command line"}
+    if args.tta_flip == "auto":
+        tta_record = choose_tta_flip(best, x_va, y_va)
+    else:
+        best.config.tta_flip, tta_record = args.tta_flip == "on", {"method": "given on the command line"}
+    print(f"input_blur {best.config.input_blur} ({blur_record}), tta_flip "
+          f"{best.config.tta_flip} ({tta_record})", flush=True)
     best.config.extra.update(dataset_info=info, input_blur_choice=blur_record,
                              tta_flip_choice=tta_record)
     evaluation = evaluate_classifier(best, x_te, y_te)

@@ -80,3 +80,16 @@ def test_fer2013_train_copy_is_blurred_against_test(fer2013_dir):
     assert estimate.residual < 0.15
     assert gradient_energy(train) < 0.4 * gradient_energy(test)
     assert estimate_relative_blur(train, test).sigma < 0.4
+
+
+def test_match_input_blur_scales_to_the_model_input():
+    """The sigma is measured at the images' size and set at the model's (64 px here)."""
+    from xfer_keras.models.classifier import EmotionClassifier
+    from xfer_keras.models.registry import create
+    from xfer_keras.training.adaptation import match_input_blur
+
+    clf = EmotionClassifier(create("tiny_bam", input_size=64), {"input_size": 64})
+    record = match_input_blur(clf, blur_and_jpeg(natural_images(seed=6), 1.5),
+                              natural_images(seed=7))
+    assert record["measured_at"] == 48 and record["sigma"] == pytest.approx(1.5, abs=0.15)
+    assert clf.config.input_blur == pytest.approx(record["sigma"] * 64 / 48, abs=0.01)
