@@ -12,6 +12,7 @@ a whole command, from the main thread, before worker threads start.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import sys
@@ -50,3 +51,13 @@ def native_stderr_silenced(enabled: bool = True):
             sys.stderr = python_stderr
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def quiet_command(command):
+    """Wrap a CLI command ``command(args) -> int`` so it runs with native log lines kept off
+    stderr, unless ``args.native_logs`` (the ``--native-logs`` flag) asks for them."""
+    @functools.wraps(command)
+    def run(args) -> int:
+        with native_stderr_silenced(enabled=not getattr(args, "native_logs", False)):
+            return command(args)
+    return run

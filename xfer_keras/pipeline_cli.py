@@ -15,6 +15,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from xfer_keras.native_logs import quiet_command
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm"}
 
 
@@ -28,26 +30,12 @@ def register(subparsers) -> None:
     _common_options(p)
     p.add_argument("--out", default="outputs/explain", help="output folder (default %(default)s)")
     p.add_argument("--batch-size", type=int, default=8)
-    p.set_defaults(func=_quiet(_explain))
+    p.set_defaults(func=quiet_command(_explain))
 
     d = subparsers.add_parser("demo", help="explain the embedded demo image (offline)")
     _common_options(d)
     d.add_argument("--out", default="outputs/demo", help="output folder (default %(default)s)")
-    d.set_defaults(func=_quiet(_demo))
-
-
-def _quiet(command):
-    """Run ``command`` with TensorFlow's / MediaPipe's native log lines kept off stderr (unless
-    ``--native-logs``), so what is left there is ours: one line per problem."""
-    import functools
-
-    @functools.wraps(command)
-    def run(args) -> int:
-        from xfer_keras.native_logs import native_stderr_silenced
-
-        with native_stderr_silenced(enabled=not getattr(args, "native_logs", False)):
-            return command(args)
-    return run
+    d.set_defaults(func=quiet_command(_demo))
 
 
 def _common_options(p) -> None:

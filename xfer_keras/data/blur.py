@@ -78,12 +78,14 @@ def _radial_profile(power: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarra
     return np.asarray(centres), np.asarray(means)
 
 
-def _blur(images: np.ndarray, sigma: float) -> np.ndarray:
+def gaussian_blur(images: np.ndarray, sigma: float) -> np.ndarray:
+    """Each image of ``(N, H, W[, C])`` blurred by a Gaussian of ``sigma`` pixels: the operator
+    the estimate below is fitted in and the classifier's ``input_blur`` applies."""
     import cv2
 
     if sigma <= 0:
         return images
-    return np.stack([cv2.GaussianBlur(im, (0, 0), sigma) for im in images])
+    return np.stack([cv2.GaussianBlur(im, (0, 0), sigma).reshape(im.shape) for im in images])
 
 
 def estimate_relative_blur(sharp, blurred, size: int = 48, bins: int = 24,
@@ -117,7 +119,7 @@ def estimate_relative_blur(sharp, blurred, size: int = 48, bins: int = 24,
     target = np.log(p_blur[use])
 
     def misfit(sigma: float) -> float:
-        _, simulated = _radial_profile(mean_power_spectrum(_blur(sharp_x, sigma)), bins)
+        _, simulated = _radial_profile(mean_power_spectrum(gaussian_blur(sharp_x, sigma)), bins)
         return float(np.sqrt(np.mean((np.log(simulated[use]) - target) ** 2)))
 
     sigma, step = 0.0, 0.5

@@ -125,7 +125,7 @@ class GradCAM:
 
         def predicted():
             if self.classifier is not None:  # its own prediction (mirror averaging included)
-                return self.classifier.predict_proba(raw, self.batch_size).argmax(1)
+                return self.classifier.proba_of_inputs(x, self.batch_size).argmax(1)
             return np.concatenate([np.asarray(self.model(x[i:i + self.batch_size],
                                                          training=False)).argmax(1)
                                    for i in range(0, n, self.batch_size)])

@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 
 from xfer_keras.atomic import atomic_write_text
+from xfer_keras.native_logs import quiet_command
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 3
 
@@ -60,20 +61,13 @@ def register(subparsers) -> None:
                         help="detector threads (default: 1 for fewer than 4 images, else the CPU count, max 8)")
     parser.add_argument("--native-logs", action="store_true",
                         help="let TensorFlow/MediaPipe print their native log lines on stderr")
-    parser.set_defaults(func=run)
+    # native log lines (TensorFlow, MediaPipe) would drown the one line per failing image
+    parser.set_defaults(func=quiet_command(_run))
 
 
 def write_json_atomic(data, path: str | os.PathLike) -> Path:
     """Write ``data`` as JSON to ``path`` atomically (see :mod:`xfer_keras.atomic`)."""
     return atomic_write_text(path, json.dumps(data) + "\n")
-
-
-def run(args) -> int:
-    from xfer_keras.native_logs import native_stderr_silenced
-
-    # native log lines (TensorFlow, MediaPipe) would drown the one line per failing image
-    with native_stderr_silenced(enabled=not getattr(args, "native_logs", False)):
-        return _run(args)
 
 
 def _run(args) -> int:

@@ -161,10 +161,9 @@ class EmotionClassifier:
             x = tf.image.resize(x, (size, size), method="bilinear",
                                 antialias=x.shape[1] > size).numpy()
         if self.config.input_blur and self.config.input_blur > 0:
-            import cv2
+            from xfer_keras.data.blur import gaussian_blur
 
-            sigma = float(self.config.input_blur)
-            x = np.stack([cv2.GaussianBlur(im, (0, 0), sigma).reshape(im.shape) for im in x])
+            x = gaussian_blur(x, float(self.config.input_blur))
         return np.clip(x, 0.0, 255.0).astype(np.float32)
 
     def preprocess(self, crops) -> np.ndarray:
@@ -174,7 +173,10 @@ class EmotionClassifier:
     def predict_proba(self, crops, batch_size: int = 64) -> np.ndarray:
         """Class probabilities ``(N, len(class_names))`` for raw crops (with ``tta_flip``, the
         mean over each crop and its mirror image: emotions do not change under a mirror)."""
-        x = self.preprocess(crops)
+        return self.proba_of_inputs(self.preprocess(crops), batch_size)
+
+    def proba_of_inputs(self, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """:meth:`predict_proba` for inputs already through :meth:`preprocess`."""
         out = []
         for start in range(0, len(x), batch_size):
             batch = x[start:start + batch_size]

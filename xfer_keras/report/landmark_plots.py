@@ -129,6 +129,23 @@ def plot_importance_map(face: np.ndarray, result, emotion: str, ax=None, cmap: s
     return fig or ax.figure
 
 
+def _panel_grid(plt, n: int, ncols: int):
+    """A figure of ``n`` small panels, ``ncols`` to a row: ``(fig, flat axes)``."""
+    nrows = int(np.ceil(n / ncols)) or 1
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.6 * nrows), squeeze=False)
+    return fig, axes.ravel()
+
+
+def _finish_panels(fig, axes, n: int):
+    """Hide the unused panels, put the legend on the first, tighten the layout."""
+    for ax in axes[n:]:
+        ax.axis("off")
+    if n:
+        axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def plot_deletion_curves(deletion: pd.DataFrame, variant: str | None = None,
                          data: str = "test", emotions: Sequence[str] | None = None, ncols: int = 3):
     """Mean P(emotion) on positives as landmarks are reset: IG ranking vs random (mean ± std)."""
@@ -138,9 +155,7 @@ def plot_deletion_curves(deletion: pd.DataFrame, variant: str | None = None,
         d = d[d["variant"] == variant]
     d = d[d["data"] == data] if "data" in d else d
     emotions = list(emotions or dict.fromkeys(d["emotion"]))
-    nrows = int(np.ceil(len(emotions) / ncols)) or 1
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.6 * nrows), squeeze=False)
-    axes = axes.ravel()
+    fig, axes = _panel_grid(plt, len(emotions), ncols)
     for ax, emotion in zip(axes, emotions):
         e = d[d["emotion"] == emotion]
         # average over runs first, then spread over the random repeats
@@ -156,12 +171,7 @@ def plot_deletion_curves(deletion: pd.DataFrame, variant: str | None = None,
         ax.set_ylabel("mean P(emotion) on positives")
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
-    for ax in axes[len(emotions):]:
-        ax.axis("off")
-    if emotions:
-        axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    return _finish_panels(fig, axes, len(emotions))
 
 
 def plot_pruning_curves(pruning, variant: str = "t-emo", metric: str = "accuracy", ncols: int = 3):
@@ -169,9 +179,7 @@ def plot_pruning_curves(pruning, variant: str = "t-emo", metric: str = "accuracy
     plt = _plt()
     runs = pruning.runs[pruning.runs["variant"] == variant]
     emotions = list(dict.fromkeys(runs["emotion"]))
-    nrows = int(np.ceil(len(emotions) / ncols)) or 1
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.6 * nrows), squeeze=False)
-    axes = axes.ravel()
+    fig, axes = _panel_grid(plt, len(emotions), ncols)
     full_k = runs["n_landmarks"].max()
     for ax, emotion in zip(axes, emotions):
         e = runs[runs["emotion"] == emotion]
@@ -192,12 +200,7 @@ def plot_pruning_curves(pruning, variant: str = "t-emo", metric: str = "accuracy
         ax.set_xlabel("K landmarks")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
-    for ax in axes[len(emotions):]:
-        ax.axis("off")
-    if emotions:
-        axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    return _finish_panels(fig, axes, len(emotions))
 
 
 __all__ = [
