@@ -54,7 +54,8 @@ def assert_complete(exp: Explanation, n_classes=7):
     assert exp.aus and exp.explanation and exp.explanation.strip()[-1] == "."
     assert set(exp.matching_aus) <= set(exp.variant) and set(exp.missing_aus) <= set(exp.variant)
     assert set(exp.hot_aus) <= {k for k, v in exp.aus.items() if v["present"]}
-    assert {"detect", "landmarks", "classify", "gradcam", "aus", "fusion", "narrate"} <= set(exp.timings)
+    assert {"load", "detect", "landmarks", "hot", "aus", "fusion", "narrate"} <= set(exp.timings)
+    assert "model" in exp.timings or {"classify", "gradcam"} <= set(exp.timings)
     json.dumps(d)
 
 
@@ -98,11 +99,25 @@ def test_cli_explain_folder(tiny_model_file, astronaut, tmp_path, capsys, face_l
     summary = pd.read_csv(out / "summary.csv")
     assert len(summary) == 2 and {"image", "emotion", "confidence_level"} <= set(summary.columns)
     assert not list(out.glob(".*.tmp"))
-    # a single good file: exit code 0, no summary
+    # a single good file, no report files: exit code 0, the JSON and a one-row summary
     out2 = tmp_path / "out2"
     code = main(["explain", str(folder / "astro.png"), "--model", str(tiny_model_file), "--out",
-                 str(out2), "--no-png", "--no-html"])
-    assert code == 0 and (out2 / "astro.json").is_file() and not (out2 / "summary.csv").exists()
+                 str(out2), "--report", "none"])
+    assert code == 0 and (out2 / "astro.json").is_file()
+    assert not list(out2.glob("*.png")) and not list(out2.glob("*.html"))
+    assert len(pd.read_csv(out2 / "summary.csv")) == 1
+
+
+@pytest.mark.parametrize("flags, png, html", [(["--report", "png"], True, False),
+                                              (["--report", "html"], False, True),
+                                              (["--no-png"], False, True),
+                                              (["--report", "all", "--no-html"], True, False)])
+def test_report_flags(flags, png, html):
+    from xfer_keras.cli import build_parser
+    from xfer_keras.pipeline_cli import report_files
+
+    args = build_parser().parse_args(["explain", "x.png", *flags])
+    assert report_files(args) == (png, html)
 
 
 def test_demo_without_default_model_fails_clearly(monkeypatch, tmp_path, capsys):

@@ -171,3 +171,34 @@ def to_frame(explanations: list[Explanation]):
     import pandas as pd
 
     return pd.DataFrame([e.to_row() for e in explanations])
+
+
+def output_differences(a: Explanation, b: Explanation, prob_atol: float = 1e-5,
+                       heat_atol: float = 1e-4) -> list[str]:
+    """How two explanations of the same image differ in what a user reads (empty: the same).
+
+    Compared: emotion, probabilities (within ``prob_atol``), hot landmarks, AUs (every field;
+    the heatmap-derived numbers within ``heat_atol``), matching / missing AUs and the text. Used
+    to check that a faster engine gives the output of the reference one.
+    """
+    diffs = []
+    for key in ("emotion", "hot_landmarks", "matching_aus", "missing_aus", "explanation"):
+        if getattr(a, key) != getattr(b, key):
+            diffs.append(f"{key}: {getattr(a, key)!r} != {getattr(b, key)!r}")
+    if set(a.probabilities) != set(b.probabilities):
+        diffs.append("probabilities: different classes")
+    else:
+        worst = max(abs(a.probabilities[k] - b.probabilities[k]) for k in a.probabilities)
+        if worst > prob_atol:
+            diffs.append(f"probabilities differ by {worst:.2e} > {prob_atol:g}")
+    if set(a.aus) != set(b.aus):
+        diffs.append(f"aus: {sorted(a.aus)} != {sorted(b.aus)}")
+        return diffs
+    for label in sorted(a.aus):
+        for field_name in sorted(set(a.aus[label]) | set(b.aus[label])):
+            u, v = a.aus[label].get(field_name), b.aus[label].get(field_name)
+            numbers = isinstance(u, (int, float)) and isinstance(v, (int, float)) \
+                and not isinstance(u, bool) and not isinstance(v, bool)
+            if (abs(u - v) > heat_atol) if numbers else (u != v):
+                diffs.append(f"aus.{label}.{field_name}: {u!r} != {v!r}")
+    return diffs

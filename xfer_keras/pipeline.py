@@ -11,19 +11,30 @@ Stages (each timed in ``Explanation.timings``, seconds):
 ``detect``     dlib HOG face detection (the paper's detector)
 ``landmarks``  dlib's 68 iBUG points, and the square crop (``crop_size``, 224 as in the paper)
                with the landmarks mapped into it
-``classify``   :class:`~xfer_keras.models.classifier.EmotionClassifier` probabilities
-``gradcam``    Grad-CAM of the predicted class, at crop resolution
+``mesh``       MediaPipe FaceLandmarker on the image, once per image (only when the AU source
+               needs blendshapes); each face takes the mesh face that overlaps it most
+``model``      the fast Grad-CAM engine (default): probabilities, explained class and Grad-CAM
+               map from one traced forward pass (preprocessing included), per batch / batch size
+``classify``   reference engine (``gradcam_engine="tf-keras-vis"`` or a method other than
+               Grad-CAM) only: :class:`~xfer_keras.models.classifier.EmotionClassifier` probabilities
+``gradcam``    reference engine only: tf-keras-vis map of the predicted class, at crop resolution
 ``hot``        hot landmarks (threshold ``mean + k * std`` over the face, k = 1)
-``aus``        the AU source (blendshapes: MediaPipe FaceLandmarker on the image; OpenFace: CSV or
-               binary)
+``aus``        the AU source's reading (blendshapes of the mesh face; OpenFace: CSV or binary)
 ``fusion``     Algorithm 1's fusion (70 % hot landmarks, source thresholds, prototype matching)
 ``narrate``    template (offline, default) or an OpenAI-compatible LLM (falls back to the template)
+
+:meth:`XferaPipeline.explain_many` reads and detects the next images on background threads
+(``prepare_workers``, each with its own detectors) while the main thread runs the model on the
+current batch: dlib, MediaPipe, image decoding and TensorFlow all release the GIL.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +50,8 @@ from xfer_keras.narrate.llm import make_narrator
 from xfer_keras.narrate.template import NarrationInput
 
 DEFAULT_MARGIN = 0.1  # the paper crops the detected face region; see docs/xfera.md
-STAGES = ("load", "detect", "landmarks", "classify", "gradcam", "hot", "aus", "fusion", "narrate")
+STAGES = ("load", "detect", "landmarks", "mesh", "model", "classify", "gradcam", "hot", "aus",
+          "fusion", "narrate")
 
 
 def narration_input(fusion: FusionResult) -> NarrationInput:
@@ -56,12 +68,47 @@ def narration_input(fusion: FusionResult) -> NarrationInput:
     )
 
 
-class _Prepared:
-    """Per-image state between the per-image and the batched stages."""
+@dataclass
+class _ImageWork:
+    """Per-image state: the decoded image and what was found in it (shared by its faces)."""
 
-    def __init__(self, name, rgb, path, crop, face_box, timings):
-        self.name, self.rgb, self.path, self.crop, self.face_box = name, rgb, path, crop, face_box
-        self.timings = timings
+    name: str
+    rgb: np.ndarray
+    path: Path | None
+    timings: dict = field(default_factory=dict)
+    mesh_faces: list = field(default_factory=list)  # MediaPipe faces, largest first
+    mesh_error: XferError | None = None              # why there are none (NoFaceError...)
+
+
+@dataclass
+class _FaceWork:
+    """Per-face state between the per-image and the batched stages (one per face of an image)."""
+
+    image: _ImageWork
+    face: object          # the dlib Face (68 points)
+    crop: object          # its Crop (image, landmarks in crop pixels, box)
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.image.name
+
+    def mesh_face(self):
+        """The mesh face overlapping this face most (None when none overlaps it)."""
+        best, best_iou = None, 0.0
+        for candidate in self.image.mesh_faces:
+            iou = _box_iou(self.face.box, candidate.box)
+            if iou > best_iou:
+                best, best_iou = candidate, iou
+        return best
+
+
+def _box_iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
 
 
 class XferaPipeline:
@@ -72,8 +119,14 @@ class XferaPipeline:
     ``au_source``: ``"blendshapes"`` (default), ``"blendshapes:naive"``, ``"openface:CSV"``,
     ``"openface"`` or an :class:`AUSource`. ``narrator``: ``"template"`` (default), ``"openai"``,
     ``"openai:MODEL"`` or a narrator object (``run(NarrationInput) -> Narration``).
-    ``margin``: the crop's margin around the dlib box (None: the classifier config's
-    ``extra["crop_margin"]`` when present, else 0.1). ``detector`` / ``mesh_detector`` /
+    ``margin``: the crop's margin around the dlib box (None: frame faces as the classifier
+    says, :meth:`EmotionClassifier.crop_options`: by the eyes like its training images, or
+    its box margin, else 0.1). ``gradcam_engine``: ``"auto"`` (the fast
+    fused engine for Grad-CAM), ``"fast"`` or ``"tf-keras-vis"`` (the reference; also used for
+    ``gradcam_method`` ``"gradcam++"``, ``"scorecam"``, ``"layercam"``). ``prepare_workers``:
+    background threads reading and detecting images in :meth:`explain_many` (None: 2 on a
+    machine with 2 or more cores; 0: all in the calling thread; always 0 when a detector is
+    injected, since detectors are not thread-safe). ``detector`` / ``mesh_detector`` /
     ``gradcam`` can be injected (tests, reuse).
     """
 
@@ -81,7 +134,8 @@ class XferaPipeline:
                  k: float = 1.0, region: str = "hull", activation_ratio: float = ACTIVATION_RATIO,
                  weight: float = WEIGHT, crop_size: int = 224, margin: float | None = None,
                  gradcam_method: str = "gradcam", gradcam_layer: str | None = None,
-                 detector=None, mesh_detector=None, gradcam=None, narrator_options: dict | None = None):
+                 detector=None, mesh_detector=None, gradcam=None, narrator_options: dict | None = None,
+                 gradcam_engine: str = "auto", prepare_workers: int | None = None):
         if classifier is None:
             from xfer_keras.models.classifier import EmotionClassifier
 
@@ -91,13 +145,26 @@ class XferaPipeline:
         self.narrator = make_narrator(narrator, **(narrator_options or {}))
         self.k, self.region = float(k), region
         self.activation_ratio, self.weight = float(activation_ratio), float(weight)
-        if margin is None:  # the framing the model was trained on, when its config says so
-            extra = getattr(getattr(classifier, "config", None), "extra", None) or {}
-            margin = extra.get("crop_margin", DEFAULT_MARGIN)
-        self.crop_size, self.margin = int(crop_size), float(margin)
+        # frame faces as the model was trained, unless a margin is given
+        if margin is not None:
+            self.crop_options = {"margin": float(margin)}
+        elif hasattr(classifier, "crop_options"):
+            self.crop_options = classifier.crop_options()
+        else:
+            self.crop_options = {"margin": DEFAULT_MARGIN}
+        self.crop_size = int(crop_size)
+        self.margin = self.crop_options.get("margin")
         self._gradcam = gradcam
         self.gradcam_method, self.gradcam_layer = gradcam_method, gradcam_layer
+        self.gradcam_engine = gradcam_engine
         self._own = []
+        self._own_lock = threading.Lock()
+        self._local = threading.local()
+        self._workers = None
+        injected = detector is not None or mesh_detector is not None
+        if prepare_workers is None:
+            prepare_workers = min(2, os.cpu_count() or 1) if (os.cpu_count() or 1) > 1 else 0
+        self.prepare_workers = 0 if injected else max(0, int(prepare_workers))
         if detector is None:
             from xfer_keras.face import LandmarkDetector
 
@@ -113,7 +180,12 @@ class XferaPipeline:
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
-        for detector in self._own:
+        workers, self._workers = self._workers, None
+        if workers is not None:
+            workers.shutdown(wait=True, cancel_futures=True)
+        with self._own_lock:
+            own, self._own = self._own, []
+        for detector in own:
             detector.close()
 
     def __enter__(self) -> "XferaPipeline":
@@ -127,7 +199,8 @@ class XferaPipeline:
         if self._gradcam is None:
             from xfer_keras.explain.gradcam import GradCAM
 
-            self._gradcam = GradCAM(self.classifier, layer=self.gradcam_layer, method=self.gradcam_method)
+            self._gradcam = GradCAM(self.classifier, layer=self.gradcam_layer,
+                                    method=self.gradcam_method, engine=self.gradcam_engine)
         return self._gradcam
 
     @property
@@ -137,22 +210,46 @@ class XferaPipeline:
         return str(name or getattr(getattr(self.classifier, "model", None), "name", "model"))
 
     # ------------------------------------------------------------------ stages
-    def _prepare(self, image, name: str | None) -> _Prepared:
+    def _thread_detectors(self):
+        """A worker thread's own (detector, mesh_detector), made like the pipeline's on first use
+        and closed with the pipeline (detectors are not thread-safe)."""
+        detectors = getattr(self._local, "detectors", None)
+        if detectors is None:
+            from xfer_keras.face import LandmarkDetector
+
+            detector = LandmarkDetector(self.detector.backend, detect_size=self.detector.detect_size,
+                                        upsample=self.detector.upsample)
+            mesh = None
+            if self.mesh_detector is not None:
+                mesh = LandmarkDetector(self.mesh_detector.backend,
+                                        model_path=self.mesh_detector.model_path,
+                                        max_faces=self.mesh_detector.max_faces,
+                                        min_confidence=self.mesh_detector.min_confidence)
+            with self._own_lock:
+                self._own.extend(d for d in (detector, mesh) if d is not None)
+            detectors = self._local.detectors = (detector, mesh)
+        return detectors
+
+    def _prepare(self, image, name: str | None, detectors=None) -> list[_FaceWork]:
+        """Read ``image``, find its face (dlib, 68 points) and crop it; run the mesh once when
+        the AU source needs blendshapes. Raises XferError subclasses (bad file, no face)."""
         from xfer_keras.face import crop_face, load_image
 
-        timings: dict[str, float] = {}
+        detector, mesh_detector = detectors or (self.detector, self.mesh_detector)
         path = None
         if isinstance(image, (str, Path)):
             path = Path(image)
             name = name or str(image)
         name = name or "image"
+        work = _ImageWork(name=name, rgb=None, path=path)
+        timings = work.timings
         t0 = time.perf_counter()
-        rgb = load_image(image, source=name)
+        work.rgb = rgb = load_image(image, source=name)
         timings["load"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        face = self.detector.detect_one(rgb, source=name)
+        face = detector.detect_one(rgb, source=name)
         elapsed = time.perf_counter() - t0
-        split = getattr(self.detector, "last_timing", {}) or {}
+        split = getattr(detector, "last_timing", {}) or {}
         if "detect_ms" in split and "landmarks_ms" in split:
             timings["detect"] = split["detect_ms"] / 1000.0
             timings["landmarks"] = max(elapsed - timings["detect"], 0.0)
@@ -162,25 +259,39 @@ class XferaPipeline:
             raise XferError(f"{name}: the hot-landmark step needs the 68 dlib landmarks, got "
                             f"{len(face.landmarks)} ({face.backend})")
         t0 = time.perf_counter()
-        crop = crop_face(rgb, face, size=self.crop_size, margin=self.margin)
+        crop = crop_face(rgb, face, size=self.crop_size, **self.crop_options)
         timings["landmarks"] += time.perf_counter() - t0
-        return _Prepared(name, rgb, path, crop, list(face.box), timings)
+        if self.au_source.needs_blendshapes and mesh_detector is not None:
+            t0 = time.perf_counter()
+            try:
+                work.mesh_faces = mesh_detector.detect(rgb, source=name, policy="all")
+            except NoFaceError as error:
+                work.mesh_error = error
+            timings["mesh"] = time.perf_counter() - t0
+        return [_FaceWork(image=work, face=face, crop=crop)]
 
-    def _classify(self, prepared: list[_Prepared]):
-        crops = np.stack([p.crop.image for p in prepared])
+    def _classify(self, faces: list[_FaceWork]):
+        """Probabilities, explained classes and heatmaps of a batch of faces."""
+        crops = np.stack([f.crop.image for f in faces])
+        gradcam = self.gradcam
         t0 = time.perf_counter()
-        probs = np.asarray(self.classifier.predict_proba(crops), dtype=np.float64)
-        t_classify = (time.perf_counter() - t0) / len(prepared)
-        targets = probs.argmax(axis=1)
-        t0 = time.perf_counter()
-        heatmaps = np.asarray(self.gradcam.explain(crops, targets=targets), dtype=np.float32)
-        t_gradcam = (time.perf_counter() - t0) / len(prepared)
-        for p in prepared:
-            p.timings["classify"], p.timings["gradcam"] = t_classify, t_gradcam
-        return probs, targets, heatmaps
+        if getattr(gradcam, "engine", None) == "fast":
+            probs, heatmaps, targets = gradcam.classify_and_explain(crops)
+            split = {"model": (time.perf_counter() - t0) / len(faces)}
+        else:
+            probs = np.asarray(self.classifier.predict_proba(crops), dtype=np.float64)
+            t_classify = (time.perf_counter() - t0) / len(faces)
+            targets = probs.argmax(axis=1)
+            t0 = time.perf_counter()
+            heatmaps = gradcam.explain(crops, targets=targets)
+            split = {"classify": t_classify, "gradcam": (time.perf_counter() - t0) / len(faces)}
+        for f in faces:
+            f.timings.update(split)
+        return (np.asarray(probs, dtype=np.float64), np.asarray(targets, dtype=int),
+                np.asarray(heatmaps, dtype=np.float32))
 
-    def _finish(self, p: _Prepared, probs: np.ndarray, target: int, heatmap: np.ndarray) -> Explanation:
-        timings, notes = p.timings, []
+    def _finish(self, p: _FaceWork, probs: np.ndarray, target: int, heatmap: np.ndarray) -> Explanation:
+        timings, notes = {**p.image.timings, **p.timings}, []
         class_names = [canonical_emotion(c) for c in self.classifier.class_names]
         emotion = class_names[int(target)]
         t0 = time.perf_counter()
@@ -192,8 +303,12 @@ class XferaPipeline:
         try:
             face = None
             if self.au_source.needs_blendshapes:
-                face = self.mesh_detector.detect_one(p.rgb, source=p.name)
-            reading = self.au_source.read(image=p.rgb, face=face, path=p.path)
+                if p.image.mesh_error is not None:
+                    raise p.image.mesh_error
+                face = p.mesh_face()
+                if face is None:
+                    raise NoFaceError(f"{p.name}: no MediaPipe face overlaps the detected face")
+            reading = self.au_source.read(image=p.image.rgb, face=face, path=p.image.path)
         except (AUSourceError, NoFaceError) as error:
             notes.append(f"AU source {self.au_source.name} gave no reading: {error}")
         timings["aus"] = time.perf_counter() - t0
@@ -241,9 +356,9 @@ class XferaPipeline:
     # ------------------------------------------------------------------ public
     def explain(self, image, name: str | None = None) -> Explanation:
         """Explain one image (path, array or PIL image). Raises XferError subclasses."""
-        prepared = self._prepare(image, name)
-        probs, targets, heatmaps = self._classify([prepared])
-        return self._finish(prepared, probs[0], int(targets[0]), heatmaps[0])
+        faces = self._prepare(image, name)
+        probs, targets, heatmaps = self._classify(faces)
+        return self._finish(faces[0], probs[0], int(targets[0]), heatmaps[0])
 
     def explain_many(self, images: Iterable, names: Iterable[str] | None = None,
                      batch_size: int = 8) -> list[Explanation | XferError]:
@@ -253,24 +368,88 @@ class XferaPipeline:
         stopped that image (bad file, no face...), so one bad file never stops a batch.
         """
         images = list(images)
-        names = list(names) if names is not None else [None] * len(images)
         out: list = [None] * len(images)
-        for start in range(0, len(images), max(1, int(batch_size))):
-            chunk = []
-            for i in range(start, min(start + batch_size, len(images))):
-                try:
-                    chunk.append((i, self._prepare(images[i], names[i])))
-                except XferError as error:
-                    out[i] = error
-            if not chunk:
-                continue
-            probs, targets, heatmaps = self._classify([p for _, p in chunk])
-            for j, (i, prepared) in enumerate(chunk):
-                try:
-                    out[i] = self._finish(prepared, probs[j], int(targets[j]), heatmaps[j])
-                except XferError as error:
-                    out[i] = error
+        for i, result in self.iter_explain(images, names, batch_size):
+            out[i] = result
         return out
+
+    def iter_explain(self, images: Iterable, names: Iterable[str] | None = None,
+                     batch_size: int = 8) -> Iterator[tuple[int, Explanation | XferError]]:
+        """:meth:`explain_many` as a stream: ``(input index, Explanation or XferError)`` in input
+        order, each batch as soon as it is done, so a caller can write results while the next
+        images are read and detected, and need not hold them all (folders of thousands)."""
+        images = list(images)
+        names = list(names) if names is not None else [None] * len(images)
+        batch_size = max(1, int(batch_size))
+        batch: list[tuple[int, _FaceWork]] = []
+        for i, item in self._prepared_stream(images, names, lookahead=2 * batch_size):
+            if isinstance(item, XferError):
+                if not batch:
+                    yield i, item
+                    continue
+                batch.append((i, item))  # keep input order: yielded after the batch before it
+                continue
+            batch.extend((i, f) for f in item[:1])  # one face per image (the largest)
+            if sum(isinstance(f, _FaceWork) for _, f in batch) >= batch_size:
+                yield from self._run_batch(batch)
+                batch = []
+        if batch:
+            yield from self._run_batch(batch)
+
+    def _run_batch(self, batch: list[tuple[int, "_FaceWork | XferError"]]):
+        faces = [f for _, f in batch if isinstance(f, _FaceWork)]
+        probs, targets, heatmaps = self._classify(faces) if faces else (None, None, None)
+        j = 0
+        for i, face in batch:
+            if not isinstance(face, _FaceWork):
+                yield i, face
+                continue
+            try:
+                result = self._finish(face, probs[j], int(targets[j]), heatmaps[j])
+            except XferError as error:
+                result = error
+            j += 1
+            yield i, result
+
+    def _pool(self):
+        """The worker threads of :meth:`_prepared_stream` (made once, stopped by :meth:`close`)."""
+        if self._workers is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._workers = ThreadPoolExecutor(self.prepare_workers, thread_name_prefix="xfer-prepare")
+        return self._workers
+
+    def _prepared_stream(self, images: list, names: list,
+                         lookahead: int) -> Iterator[tuple[int, list[_FaceWork] | XferError]]:
+        """``(index, faces or the error)`` in input order; with ``prepare_workers`` the next
+        ``lookahead`` images are read and detected on worker threads meanwhile."""
+        def prepare(i, in_worker=False):
+            try:
+                return self._prepare(images[i], names[i], self._thread_detectors() if in_worker else None)
+            except XferError as error:
+                return error
+
+        if self.prepare_workers == 0 or len(images) < 2:
+            for i in range(len(images)):
+                yield i, prepare(i)
+            return
+        from collections import deque
+
+        pool, pending, ahead = self._pool(), deque(), iter(range(len(images)))
+        try:
+            for i in ahead:
+                pending.append((i, pool.submit(prepare, i, True)))
+                if len(pending) >= lookahead:
+                    break
+            while pending:
+                i, future = pending.popleft()
+                nxt = next(ahead, None)
+                if nxt is not None:
+                    pending.append((nxt, pool.submit(prepare, nxt, True)))
+                yield i, future.result()
+        finally:  # a caller that stops early: drop what was queued
+            for _, future in pending:
+                future.cancel()
 
 
 def explain_image(image, **kwargs) -> Explanation:

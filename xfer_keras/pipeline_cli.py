@@ -2,12 +2,15 @@
 
     python -m xfer_keras explain PATH... [--model M] [--au-source blendshapes|openface:CSV]
                                  [--narrator template|openai[:MODEL]] [--out DIR]
+                                 [--report none|png|html|all]
     python -m xfer_keras demo --out DIR
 
 Per image: ``<name>.json`` (image, emotion, probabilities, confidence_level, hot_landmarks, aus,
-matching_aus, missing_aus, explanation, ...), ``<name>.png`` (panel) and ``<name>.html`` (report),
-all written atomically. A folder argument explains its images and adds ``summary.csv``. A bad
-file prints one line and is skipped; the exit code is 1 when any image failed, else 0.
+matching_aus, missing_aus, explanation, ...), and as ``--report`` asks (default ``all``)
+``<name>.png`` (panel) and ``<name>.html`` (report), all written atomically; ``summary.csv``
+(one row per explained image) is always written. ``--no-png`` / ``--no-html`` still work (they
+take that file out of the report). A bad file prints one line and is skipped; the exit code is 1
+when any image failed, else 0.
 """
 
 from __future__ import annotations
@@ -17,15 +20,16 @@ from pathlib import Path
 
 from xfer_keras.native_logs import quiet_command
 
+REPORTS = ("none", "png", "html", "all")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm"}
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "explain", help="explain the emotion of face images (XFERa)",
-        description="Explain face images (XFERa): per image <name>.json, <name>.png (panel) and "
-                    "<name>.html; a folder argument adds summary.csv. Bad files print one line "
-                    "and are skipped; exit code 1 when any image failed.")
+        description="Explain face images (XFERa): per image <name>.json, and per --report "
+                    "<name>.png (panel) and <name>.html; always summary.csv. Bad files print one "
+                    "line and are skipped; exit code 1 when any image failed.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders of images")
     _common_options(p)
     p.add_argument("--out", default="outputs/explain", help="output folder (default %(default)s)")
@@ -51,7 +55,11 @@ def _common_options(p) -> None:
     p.add_argument("--k", type=float, default=1.0, help="hot threshold = mean + k*std (default 1)")
     p.add_argument("--margin", type=float, default=None,
                    help="crop margin around the detected face (default: the model's, else 0.1)")
-    p.add_argument("--no-png", action="store_true", help="skip the panel PNG")
+    p.add_argument("--report", choices=REPORTS, default="all",
+                   help="report files per image besides the JSON: none | png (panel) | html | "
+                        "all (default %(default)s)")
+    p.add_argument("--no-png", action="store_true", help="skip the panel PNG (same as taking png "
+                   "out of --report)")
     p.add_argument("--no-html", action="store_true", help="skip the HTML report")
     p.add_argument("--native-logs", action="store_true",
                    help="let TensorFlow/MediaPipe print their native log lines on stderr")
@@ -81,6 +89,14 @@ def _unique_names(files: list[Path]) -> list[str]:
         seen[stem] = n + 1
         names.append(stem if n == 0 else f"{stem}_{n + 1}")
     return names
+
+
+def report_files(args) -> tuple[bool, bool]:
+    """``(png, html)`` wanted by ``--report`` and the older ``--no-png`` / ``--no-html``."""
+    report = getattr(args, "report", "all")
+    png = report in ("png", "all") and not args.no_png
+    html = report in ("html", "all") and not args.no_html
+    return png, html
 
 
 def _make_pipeline(args):
@@ -116,7 +132,7 @@ def _explain(args) -> int:
     from xfer_keras.atomic import atomic_write_text
     from xfer_keras.narrate.llm import NarratorFallbackWarning
 
-    files, problems, had_folder = collect_images(args.paths)
+    files, problems, _ = collect_images(args.paths)
     for line in problems:
         print(f"error: {line}", file=sys.stderr)
     if not files:
@@ -125,33 +141,31 @@ def _explain(args) -> int:
     names = _unique_names(files)
     failed = len(problems)
     done = []  # summary rows only: the arrays of each Explanation are dropped once written
+    png, html = report_files(args)
     with warnings.catch_warnings():
         warnings.showwarning = _one_line_warning
         warnings.filterwarnings("always", category=NarratorFallbackWarning)
         with _make_pipeline(args) as pipe:
-            step = max(1, args.batch_size)
-            for start in range(0, len(files), step):
-                chunk = files[start:start + step]
-                results = pipe.explain_many([str(f) for f in chunk], names=[str(f) for f in chunk],
-                                            batch_size=step)
-                for path, name, result in zip(chunk, names[start:start + step], results):
-                    if isinstance(result, XferError):
-                        print(f"error: {result}", file=sys.stderr)
-                        failed += 1
-                        continue
-                    try:
-                        write_outputs(result, out_dir, name, png=not args.no_png, html=not args.no_html)
-                    except (OSError, XferError) as error:
-                        print(f"error: {path}: cannot write outputs: {error}", file=sys.stderr)
-                        failed += 1
-                        continue
-                    done.append(result.to_row())
-                    print(f"{path}: {result.emotion} ({result.confidence_level}) -> {out_dir / name}.json")
-    if had_folder and done:
+            stream = pipe.iter_explain([str(f) for f in files], names=[str(f) for f in files],
+                                       batch_size=max(1, args.batch_size))
+            for i, result in stream:
+                path, name = files[i], names[i]
+                if isinstance(result, XferError):
+                    print(f"error: {result}", file=sys.stderr)
+                    failed += 1
+                    continue
+                try:
+                    write_outputs(result, out_dir, name, png=png, html=html)
+                except (OSError, XferError) as error:
+                    print(f"error: {path}: cannot write outputs: {error}", file=sys.stderr)
+                    failed += 1
+                    continue
+                done.append(result.to_row())
+                print(f"{path}: {result.emotion} ({result.confidence_level}) -> {out_dir / name}.json")
+    if done:
         import pandas as pd
 
-        frame = pd.DataFrame(done)
-        atomic_write_text(out_dir / "summary.csv", frame.to_csv(index=False))
+        atomic_write_text(out_dir / "summary.csv", pd.DataFrame(done).to_csv(index=False))
         print(f"summary: {out_dir / 'summary.csv'} ({len(done)} images)")
     print(f"{len(done)} explained, {failed} failed", file=sys.stderr)
     return 1 if failed else 0
@@ -183,7 +197,8 @@ def _demo(args) -> int:
     with pipe, warnings.catch_warnings():
         warnings.showwarning = _one_line_warning
         exp = pipe.explain(demo_image(), name="astronaut")
-    written = write_outputs(exp, out_dir, "astronaut", png=not args.no_png, html=not args.no_html)
+    png, html = report_files(args)
+    written = write_outputs(exp, out_dir, "astronaut", png=png, html=html)
     print(f"emotion: {exp.emotion} (p = {exp.probability:.2f}), confidence level: {exp.confidence_level}")
     print(f"matching AUs: {', '.join(exp.matching_aus) or '-'}; missing AUs: {', '.join(exp.missing_aus) or '-'}")
     print(exp.explanation)

@@ -1,8 +1,15 @@
-"""Grad-CAM and Grad-CAM++ heatmaps through tf-keras-vis, batched, never mutating the model.
+"""Grad-CAM (fast engine or tf-keras-vis), Grad-CAM++, ScoreCAM and LayerCAM (tf-keras-vis),
+batched, never mutating the model.
 
 >>> from xfer_keras.explain.gradcam import GradCAM
 >>> cams = GradCAM(clf).explain(crops)               # (N, S, S) in [0, 1] at crop resolution
+>>> probs, cams, targets = GradCAM(clf).classify_and_explain(crops)   # one forward pass
 >>> cams = GradCAM(clf, method="gradcam++", layer="bam2").explain(crops, targets=[3, 3])
+
+* ``engine``: ``"fast"`` (:mod:`xfer_keras.explain.fast_gradcam`: classify and Grad-CAM in one
+  traced function, equal to tf-keras-vis' Grad-CAM within 1e-4, tested on CK+) or
+  ``"tf-keras-vis"`` (the reference; every method). ``"auto"`` (default) takes the fast engine
+  for ``method="gradcam"`` when the model allows it (a ``logits`` layer or a linear output).
 
 * Given an :class:`~xfer_keras.models.classifier.EmotionClassifier`, ``explain`` takes raw
   uint8 RGB crops (any size), preprocesses them, and returns heatmaps at the crops' resolution.
@@ -27,18 +34,22 @@ from typing import Sequence
 
 import numpy as np
 
-METHODS = ("gradcam", "gradcam++")
+METHODS = ("gradcam", "gradcam++", "scorecam", "layercam")
+ENGINES = ("auto", "fast", "tf-keras-vis")
 
 
 class GradCAM:
-    """Grad-CAM / Grad-CAM++ explainer for an EmotionClassifier or a Keras model."""
+    """Grad-CAM / Grad-CAM++ / ScoreCAM / LayerCAM explainer for an EmotionClassifier or a Keras
+    model; ``engine`` picks the fast fused Grad-CAM or tf-keras-vis (see the module notes)."""
 
     def __init__(self, clf_or_model, layer: str | None = None, method: str = "gradcam",
-                 batch_size: int = 32):
+                 batch_size: int = 32, engine: str = "auto"):
         import keras
 
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         self.method = method
         self.batch_size = int(batch_size)
         if hasattr(clf_or_model, "model") and hasattr(clf_or_model, "preprocess"):
@@ -57,6 +68,28 @@ class GradCAM:
         self.layer = layer or default_layer
         self.model.get_layer(self.layer)  # ValueError early for an unknown layer name
         self._visualizer = None
+        self._fused = None
+        from xfer_keras.explain.fast_gradcam import fast_engine_supports
+
+        if engine == "fast" and (method != "gradcam" or not fast_engine_supports(self.model)):
+            raise ValueError("the fast engine does Grad-CAM of models with a 'logits' layer or a "
+                             f"linear output (method {method!r}, model {self.model.name}); use "
+                             "engine='tf-keras-vis'")
+        if engine == "auto":
+            engine = "fast" if method == "gradcam" and fast_engine_supports(self.model) else "tf-keras-vis"
+        self.engine = engine
+
+    @property
+    def mirror(self) -> bool:
+        """Whether maps average each input and its mirror image (a ``tta_flip`` classifier)."""
+        return self.classifier is not None and bool(getattr(self.classifier.config, "tta_flip", False))
+
+    def _fused_engine(self):
+        if self._fused is None:
+            from xfer_keras.explain.fast_gradcam import FusedGradCAM
+
+            self._fused = FusedGradCAM(self.model, self.layer, mirror=self.mirror)
+        return self._fused
 
     @property
     def class_names(self) -> tuple | None:
@@ -69,7 +102,11 @@ class GradCAM:
         from tf_keras_vis.gradcam import Gradcam
         from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
 
-        cls = Gradcam if self.method == "gradcam" else GradcamPlusPlus
+        from tf_keras_vis.layercam import Layercam
+        from tf_keras_vis.scorecam import Scorecam
+
+        cls = {"gradcam": Gradcam, "gradcam++": GradcamPlusPlus, "scorecam": Scorecam,
+               "layercam": Layercam}[self.method]
         names = [layer.name for layer in self.model.layers]
         if "logits" in names:
             view = keras.Model(self.model.input, self.model.get_layer("logits").output,
@@ -110,35 +147,56 @@ class GradCAM:
 
         With ``return_targets=True`` also returns the explained class indices ``(N,)``.
         """
+        if self.engine == "fast":
+            _, cams, target_idx = self.classify_and_explain(crops_or_inputs, targets)
+            return (cams, target_idx) if return_targets else cams
+        x, out_hw = self._inputs(crops_or_inputs)
+        target_idx = self._targets(targets, lambda: self._probs_of_inputs(x).argmax(1), len(x))
+        cams = self._reference_maps(x, target_idx, out_hw)
+        return (cams, target_idx) if return_targets else cams
+
+    __call__ = explain
+
+    def classify_and_explain(self, crops_or_inputs, targets: int | str | Sequence | None = None):
+        """``(probs (N, K), heatmaps (N, H, W) in [0, 1], targets (N,))``: the classifier's
+        probabilities (mirror averaging included) and the maps of the explained classes.
+
+        The fast engine gets all three from one traced forward pass; tf-keras-vis runs the
+        classifier, then the explainer.
+        """
+        x, out_hw = self._inputs(crops_or_inputs)
+        n = len(x)
+        if self.engine == "fast":
+            given = None if targets is None else self._targets(targets, None, n)
+            return self._fused_engine()(x, given, out_hw=out_hw, batch_size=self.batch_size)
+        probs = self._probs_of_inputs(x)
+        target_idx = self._targets(targets, lambda: probs.argmax(1), n)
+        return probs, self._reference_maps(x, target_idx, out_hw), target_idx
+
+    def _reference_maps(self, x: np.ndarray, target_idx: np.ndarray, out_hw) -> np.ndarray:
+        """tf-keras-vis maps (mirror-averaged for a ``tta_flip`` classifier), resized, in [0, 1]."""
+        cams = self._maps(x, target_idx)
+        if self.mirror:
+            cams = 0.5 * (cams + self._maps(x[:, :, ::-1], target_idx)[:, :, ::-1])
+        return _normalize(_resize_maps(np.maximum(cams, 0.0), out_hw))
+
+    def _inputs(self, crops_or_inputs):
+        """Model inputs (preprocessed when there is a classifier) and the maps' ``(H, W)``."""
         raw = np.asarray(crops_or_inputs)
         if self.classifier is not None:
             if raw.ndim == 3 and raw.shape[-1] in (1, 3) and raw.shape[0] > 4:
                 raw = raw[None]
-            x = self.classifier.preprocess(raw)
-            out_hw = raw.shape[1:3]
-        else:
-            x = raw.astype(np.float32)
-            if x.ndim == len(self.model.input_shape) - 1:
-                x = x[None]
-            out_hw = x.shape[1:3]
-        n = len(x)
+            return self.classifier.preprocess(raw), raw.shape[1:3]
+        x = raw.astype(np.float32)
+        if x.ndim == len(self.model.input_shape) - 1:
+            x = x[None]
+        return x, x.shape[1:3]
 
-        def predicted():
-            if self.classifier is not None:  # its own prediction (mirror averaging included)
-                return self.classifier.proba_of_inputs(x, self.batch_size).argmax(1)
-            return np.concatenate([np.asarray(self.model(x[i:i + self.batch_size],
-                                                         training=False)).argmax(1)
-                                   for i in range(0, n, self.batch_size)])
-
-        target_idx = self._targets(targets, predicted, n)
-        cams = self._maps(x, target_idx)
-        if self.classifier is not None and getattr(self.classifier.config, "tta_flip", False):
-            cams = 0.5 * (cams + self._maps(x[:, :, ::-1], target_idx)[:, :, ::-1])
-        cams = _resize_maps(np.maximum(cams, 0.0), out_hw)
-        cams = _normalize(cams)
-        return (cams, target_idx) if return_targets else cams
-
-    __call__ = explain
+    def _probs_of_inputs(self, x: np.ndarray) -> np.ndarray:
+        if self.classifier is not None:  # its own prediction (mirror averaging included)
+            return self.classifier.proba_of_inputs(x, self.batch_size)
+        return np.concatenate([np.asarray(self.model(x[i:i + self.batch_size], training=False))
+                               for i in range(0, len(x), self.batch_size)]).astype(np.float32)
 
     def _maps(self, x: np.ndarray, target_idx: np.ndarray) -> np.ndarray:
         """Raw (not yet rectified or resized) maps ``(N, h, w)`` at the layer's resolution."""
@@ -149,9 +207,10 @@ class GradCAM:
         for start in range(0, len(x), self.batch_size):
             chunk = np.ascontiguousarray(x[start:start + self.batch_size])
             score = CategoricalScore(target_idx[start:start + self.batch_size].tolist())
+            extra = {"batch_size": self.batch_size} if self.method == "scorecam" else {}
             cam = visualizer(score, chunk, penultimate_layer=self.layer,
                              seek_penultimate_conv_layer=False, expand_cam=False,
-                             normalize_cam=False)
+                             normalize_cam=False, **extra)
             cams.append(np.asarray(cam, dtype=np.float32).reshape(len(chunk), *cam.shape[1:3]))
         return np.concatenate(cams)
 
