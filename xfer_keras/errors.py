@@ -36,3 +36,7 @@ class InputShapeError(XferError, ValueError):
 
 class MissingColumnsError(XferError, ValueError):
     """A table (CSV) lacks columns the reader needs."""
+
+
+class VideoReadError(XferError, OSError):
+    """A video (or a folder of frames) is missing, corrupt, truncated, or has no frame to read."""

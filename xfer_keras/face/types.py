@@ -19,7 +19,9 @@ import numpy as np
 
 from xfer_keras.errors import InputShapeError
 
-__all__ = ["Face", "Crop", "N_DLIB", "N_MESH", "N_MESH_IRIS"]
+__all__ = ["Face", "Crop", "N_DLIB", "N_MESH", "N_MESH_IRIS", "DETECTORS"]
+
+DETECTORS = ("dlib-hog", "mediapipe-face-detector", "mediapipe-landmarker")
 
 N_DLIB = 68  # iBUG 300-W layout (dlib's shape_predictor_68_face_landmarks)
 N_MESH = 468  # MediaPipe face mesh without the iris points
@@ -34,8 +36,12 @@ class Face:
     ``L = 478`` (468 mesh + 10 iris) for MediaPipe. ``landmarks_z`` (MediaPipe only) is the
     relative depth of each point in pixel-like units (``z_norm * W``; smaller = nearer the camera).
     ``blendshapes`` (MediaPipe only) maps the 52 blendshape names (including ``_neutral``) to
-    scores in [0, 1]. ``score`` is dlib's detector confidence (SVM margin); MediaPipe gives none.
+    scores in [0, 1]. ``score`` is the detector's confidence (dlib: SVM margin; MediaPipe's face
+    detector: probability; the FaceLandmarker gives none).
     ``image_size`` is ``(W, H)`` of the image the face was found in.
+    ``detector`` names what found the box (:data:`DETECTORS`): ``"dlib-hog"`` (dlib's frontal
+    HOG), ``"mediapipe-face-detector"`` (the BlazeFace detector inside ``face_landmarker.task``,
+    dlib's fallback) or ``"mediapipe-landmarker"`` (the FaceLandmarker's own landmarks' box).
     """
 
     box: tuple[int, int, int, int]
@@ -45,6 +51,11 @@ class Face:
     landmarks_z: np.ndarray | None = None
     blendshapes: dict[str, float] | None = None
     image_size: tuple[int, int] | None = None
+    detector: str | None = None
+
+    def __post_init__(self):
+        if self.detector is None:  # what each backend uses when nothing else is said
+            self.detector = "dlib-hog" if self.backend == "dlib" else "mediapipe-landmarker"
 
     @property
     def mesh468(self) -> np.ndarray:
@@ -67,8 +78,8 @@ class Face:
         return int(self.landmarks.shape[0])
 
     def to_dict(self, decimals: int = 2) -> dict:
-        """JSON-ready dict: ``box``, ``backend``, ``landmarks`` (rounded), ``blendshapes``, ``score``,
-        and ``image_size`` ``[W, H]`` when known."""
+        """JSON-ready dict: ``box``, ``backend``, ``detector``, ``landmarks`` (rounded),
+        ``blendshapes``, ``score``, and ``image_size`` ``[W, H]`` when known."""
         landmarks = np.round(self.landmarks.astype(np.float64), decimals).tolist()
         blendshapes = None
         if self.blendshapes is not None:
@@ -76,6 +87,7 @@ class Face:
         return {
             "box": [int(v) for v in self.box],
             "backend": self.backend,
+            "detector": self.detector,
             "landmarks": landmarks,
             "blendshapes": blendshapes,
             "score": None if self.score is None else round(float(self.score), 4),
