@@ -64,6 +64,9 @@ class Explanation:
     au_scale: list[float] | None = None     # the source's intensity scale
     model: str | None = None                # classifier name
     face_box: list[int] | None = None       # x0, y0, x1, y1 of the crop in the image
+    face_index: int = 0                     # 0: the largest face of the image, 1: the next...
+    detected_box: list[int] | None = None   # x0, y0, x1, y1 of the detector's face box
+    detector: str | None = None             # who found it: dlib-hog | mediapipe-face-detector
     landmarks: np.ndarray | None = None     # (68, 2) crop pixel coordinates
     variant: list[str] = field(default_factory=list)  # the prototype variant matched
     k: float = 1.0
@@ -111,6 +114,9 @@ class Explanation:
             "au_scale": self.au_scale,
             "model": self.model,
             "face_box": self.face_box,
+            "face_index": self.face_index,
+            "detected_box": self.detected_box,
+            "detector": self.detector,
             "landmarks": None if self.landmarks is None else np.round(self.landmarks, 2),
             "heat_threshold": self.heat_threshold,
             "k": self.k,
@@ -142,7 +148,11 @@ class Explanation:
             "explanation": self.explanation,
             "narrator": self.narrator,
             "au_source": self.au_source,
+            "face_index": self.face_index,
+            "detector": self.detector,
         }
+        if self.detected_box is not None:
+            row.update(zip(("box_x0", "box_y0", "box_x1", "box_y1"), (int(v) for v in self.detected_box)))
         row.update({f"p_{k}": round(float(v), 6) for k, v in self.probabilities.items()})
         for label, info in sorted(self.aus.items()):
             if info.get("intensity") is not None:

@@ -8,7 +8,8 @@
 Stages (each timed in ``Explanation.timings``, seconds):
 
 ``load``       read the image (any format :func:`xfer_keras.face.load_image` takes)
-``detect``     dlib HOG face detection (the paper's detector)
+``detect``     dlib HOG face detection (the paper's detector); when it finds nothing, MediaPipe's
+               face detector gives the box (``Explanation.detector`` says which found the face)
 ``landmarks``  dlib's 68 iBUG points, and the square crop (``crop_size``, 224 as in the paper)
                with the landmarks mapped into it
 ``mesh``       MediaPipe FaceLandmarker on the image, once per image (only when the AU source
@@ -26,6 +27,10 @@ Stages (each timed in ``Explanation.timings``, seconds):
 :meth:`XferaPipeline.explain_many` reads and detects the next images on background threads
 (``prepare_workers``, each with its own detectors) while the main thread runs the model on the
 current batch: dlib, MediaPipe, image decoding and TensorFlow all release the GIL.
+``faces="all"`` explains every face of an image (one Explanation each, largest first, with its
+``face_index`` and box); ``given_faces`` explains faces found elsewhere (the video tracker's).
+:meth:`XferaPipeline.explain_video` explains a video or a folder of frames
+(:mod:`xfer_keras.video`).
 """
 
 from __future__ import annotations
@@ -46,12 +51,14 @@ from xfer_keras.explain.aus import AUSource, AUSourceError, make_au_source
 from xfer_keras.explain.fusion import ACTIVATION_RATIO, WEIGHT, FusionResult, fuse
 from xfer_keras.explain.hot_landmarks import find_hot_landmarks
 from xfer_keras.explanation import Explanation
+from xfer_keras.face.detector import box_iou
 from xfer_keras.narrate.llm import make_narrator
 from xfer_keras.narrate.template import NarrationInput
 
 DEFAULT_MARGIN = 0.1  # the paper crops the detected face region; see docs/xfera.md
 STAGES = ("load", "detect", "landmarks", "mesh", "model", "classify", "gradcam", "hot", "aus",
           "fusion", "narrate")
+FACE_POLICIES = ("largest", "all")
 
 
 def narration_input(fusion: FusionResult) -> NarrationInput:
@@ -88,6 +95,7 @@ class _FaceWork:
     face: object          # the dlib Face (68 points)
     crop: object          # its Crop (image, landmarks in crop pixels, box)
     timings: dict = field(default_factory=dict)
+    index: int = 0        # 0 = the largest face of its image
 
     @property
     def name(self) -> str:
@@ -97,18 +105,10 @@ class _FaceWork:
         """The mesh face overlapping this face most (None when none overlaps it)."""
         best, best_iou = None, 0.0
         for candidate in self.image.mesh_faces:
-            iou = _box_iou(self.face.box, candidate.box)
+            iou = box_iou(self.face.box, candidate.box)
             if iou > best_iou:
                 best, best_iou = candidate, iou
         return best
-
-
-def _box_iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 class XferaPipeline:
@@ -127,7 +127,8 @@ class XferaPipeline:
     background threads reading and detecting images in :meth:`explain_many` (None: 2 on a
     machine with 2 or more cores; 0: all in the calling thread; always 0 when a detector is
     injected, since detectors are not thread-safe). ``detector`` / ``mesh_detector`` /
-    ``gradcam`` can be injected (tests, reuse).
+    ``gradcam`` can be injected (tests, reuse). ``fallback``: the default detector's fallback
+    when dlib's HOG finds no face (``"mediapipe"``, default; None: HOG only).
     """
 
     def __init__(self, classifier=None, model_path=None, au_source="blendshapes", narrator="template",
@@ -135,7 +136,8 @@ class XferaPipeline:
                  weight: float = WEIGHT, crop_size: int = 224, margin: float | None = None,
                  gradcam_method: str = "gradcam", gradcam_layer: str | None = None,
                  detector=None, mesh_detector=None, gradcam=None, narrator_options: dict | None = None,
-                 gradcam_engine: str = "auto", prepare_workers: int | None = None):
+                 gradcam_engine: str = "auto", prepare_workers: int | None = None,
+                 fallback: str | None = "mediapipe"):
         if classifier is None:
             from xfer_keras.models.classifier import EmotionClassifier
 
@@ -168,7 +170,7 @@ class XferaPipeline:
         if detector is None:
             from xfer_keras.face import LandmarkDetector
 
-            detector = LandmarkDetector("dlib")
+            detector = LandmarkDetector("dlib", fallback=fallback)
             self._own.append(detector)
         self.detector = detector
         if mesh_detector is None and self.au_source.needs_blendshapes:
@@ -218,7 +220,9 @@ class XferaPipeline:
             from xfer_keras.face import LandmarkDetector
 
             detector = LandmarkDetector(self.detector.backend, detect_size=self.detector.detect_size,
-                                        upsample=self.detector.upsample)
+                                        upsample=self.detector.upsample,
+                                        fallback=getattr(self.detector, "fallback", None),
+                                        max_faces=self.detector.max_faces)
             mesh = None
             if self.mesh_detector is not None:
                 mesh = LandmarkDetector(self.mesh_detector.backend,
@@ -230,9 +234,11 @@ class XferaPipeline:
             detectors = self._local.detectors = (detector, mesh)
         return detectors
 
-    def _prepare(self, image, name: str | None, detectors=None) -> list[_FaceWork]:
-        """Read ``image``, find its face (dlib, 68 points) and crop it; run the mesh once when
-        the AU source needs blendshapes. Raises XferError subclasses (bad file, no face)."""
+    def _prepare(self, image, name: str | None, detectors=None, faces: str = "largest",
+                 given_face=None) -> list[_FaceWork]:
+        """Read ``image``, find its face (``faces="largest"``) or every face (``"all"``; dlib,
+        68 points), or take ``given_face``, and crop it; run the mesh once when the AU source
+        needs blendshapes. Raises XferError subclasses (bad file, no face)."""
         from xfer_keras.face import crop_face, load_image
 
         detector, mesh_detector = detectors or (self.detector, self.mesh_detector)
@@ -247,19 +253,25 @@ class XferaPipeline:
         work.rgb = rgb = load_image(image, source=name)
         timings["load"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        face = detector.detect_one(rgb, source=name)
+        if given_face is not None:
+            found = [given_face]
+        else:
+            found = detector.detect(rgb, source=name, policy="all" if faces == "all" else "largest")
         elapsed = time.perf_counter() - t0
         split = getattr(detector, "last_timing", {}) or {}
-        if "detect_ms" in split and "landmarks_ms" in split:
+        if given_face is not None:
+            timings["detect"], timings["landmarks"] = 0.0, 0.0  # found by the caller
+        elif "detect_ms" in split and "landmarks_ms" in split:
             timings["detect"] = split["detect_ms"] / 1000.0
             timings["landmarks"] = max(elapsed - timings["detect"], 0.0)
         else:
             timings["detect"], timings["landmarks"] = elapsed, 0.0
-        if len(face.landmarks) != 68:
-            raise XferError(f"{name}: the hot-landmark step needs the 68 dlib landmarks, got "
-                            f"{len(face.landmarks)} ({face.backend})")
+        for face in found:
+            if len(face.landmarks) != 68:
+                raise XferError(f"{name}: the hot-landmark step needs the 68 dlib landmarks, got "
+                                f"{len(face.landmarks)} ({face.backend})")
         t0 = time.perf_counter()
-        crop = crop_face(rgb, face, size=self.crop_size, **self.crop_options)
+        crops = [crop_face(rgb, face, size=self.crop_size, **self.crop_options) for face in found]
         timings["landmarks"] += time.perf_counter() - t0
         if self.au_source.needs_blendshapes and mesh_detector is not None:
             t0 = time.perf_counter()
@@ -268,7 +280,8 @@ class XferaPipeline:
             except NoFaceError as error:
                 work.mesh_error = error
             timings["mesh"] = time.perf_counter() - t0
-        return [_FaceWork(image=work, face=face, crop=crop)]
+        return [_FaceWork(image=work, face=face, crop=crop, index=k)
+                for k, (face, crop) in enumerate(zip(found, crops))]
 
     def _classify(self, faces: list[_FaceWork]):
         """Probabilities, explained classes and heatmaps of a batch of faces."""
@@ -343,6 +356,9 @@ class XferaPipeline:
             au_scale=list(reading.scale) if reading is not None else list(self.au_source.scale),
             model=self.model_name,
             face_box=[int(v) for v in p.crop.box],
+            face_index=int(p.index),
+            detected_box=[int(v) for v in p.face.box],
+            detector=getattr(p.face, "detector", None),
             landmarks=np.asarray(p.crop.landmarks, dtype=np.float32),
             variant=[facs.au_label(a) for a in fusion.variant],
             k=self.k,
@@ -361,35 +377,44 @@ class XferaPipeline:
         return self._finish(faces[0], probs[0], int(targets[0]), heatmaps[0])
 
     def explain_many(self, images: Iterable, names: Iterable[str] | None = None,
-                     batch_size: int = 8) -> list[Explanation | XferError]:
+                     batch_size: int = 8, faces: str = "largest",
+                     given_faces: Iterable | None = None) -> list[Explanation | XferError]:
         """Explain many images, classifying and Grad-CAM-ing ``batch_size`` crops at a time.
 
-        Returns one item per input: an :class:`Explanation`, or the :class:`XferError` that
-        stopped that image (bad file, no face...), so one bad file never stops a batch.
+        Returns one item per input (``faces="largest"``) or per face (``"all"``: every face of
+        each image, largest first, ``Explanation.face_index`` 0, 1, ...): an
+        :class:`Explanation`, or the :class:`XferError` that stopped that image (bad file, no
+        face...), so one bad file never stops a batch. ``given_faces``: one
+        :class:`~xfer_keras.face.Face` (68 points) per image to explain instead of detecting.
         """
-        images = list(images)
-        out: list = [None] * len(images)
-        for i, result in self.iter_explain(images, names, batch_size):
-            out[i] = result
-        return out
+        return [result for _, result in self.iter_explain(images, names, batch_size, faces, given_faces)]
 
     def iter_explain(self, images: Iterable, names: Iterable[str] | None = None,
-                     batch_size: int = 8) -> Iterator[tuple[int, Explanation | XferError]]:
+                     batch_size: int = 8, faces: str = "largest",
+                     given_faces: Iterable | None = None) -> Iterator[tuple[int, Explanation | XferError]]:
         """:meth:`explain_many` as a stream: ``(input index, Explanation or XferError)`` in input
-        order, each batch as soon as it is done, so a caller can write results while the next
-        images are read and detected, and need not hold them all (folders of thousands)."""
+        order (several per index with ``faces="all"``), each batch as soon as it is done, so a
+        caller can write results while the next images are read and detected, and need not hold
+        them all (folders of thousands)."""
+        if faces not in FACE_POLICIES:
+            raise ValueError(f"faces must be one of {FACE_POLICIES}, got {faces!r}")
         images = list(images)
         names = list(names) if names is not None else [None] * len(images)
+        given = list(given_faces) if given_faces is not None else None
+        if given is not None and len(given) != len(images):
+            raise ValueError(f"given_faces has {len(given)} faces for {len(images)} images")
         batch_size = max(1, int(batch_size))
         batch: list[tuple[int, _FaceWork]] = []
-        for i, item in self._prepared_stream(images, names, lookahead=2 * batch_size):
+        stream = self._prepared_stream(images, names, lookahead=2 * batch_size, faces=faces,
+                                       given=given)
+        for i, item in stream:
             if isinstance(item, XferError):
                 if not batch:
                     yield i, item
                     continue
                 batch.append((i, item))  # keep input order: yielded after the batch before it
                 continue
-            batch.extend((i, f) for f in item[:1])  # one face per image (the largest)
+            batch.extend((i, f) for f in item)  # one face ("largest", given) or every face ("all")
             if sum(isinstance(f, _FaceWork) for _, f in batch) >= batch_size:
                 yield from self._run_batch(batch)
                 batch = []
@@ -419,13 +444,14 @@ class XferaPipeline:
             self._workers = ThreadPoolExecutor(self.prepare_workers, thread_name_prefix="xfer-prepare")
         return self._workers
 
-    def _prepared_stream(self, images: list, names: list,
-                         lookahead: int) -> Iterator[tuple[int, list[_FaceWork] | XferError]]:
+    def _prepared_stream(self, images: list, names: list, lookahead: int, faces: str = "largest",
+                         given: list | None = None) -> Iterator[tuple[int, list[_FaceWork] | XferError]]:
         """``(index, faces or the error)`` in input order; with ``prepare_workers`` the next
         ``lookahead`` images are read and detected on worker threads meanwhile."""
         def prepare(i, in_worker=False):
             try:
-                return self._prepare(images[i], names[i], self._thread_detectors() if in_worker else None)
+                return self._prepare(images[i], names[i], self._thread_detectors() if in_worker else None,
+                                     faces=faces, given_face=None if given is None else given[i])
             except XferError as error:
                 return error
 
@@ -450,6 +476,25 @@ class XferaPipeline:
         finally:  # a caller that stops early: drop what was queued
             for _, future in pending:
                 future.cancel()
+
+
+    def explain_video(self, source, every: int | None = None, fps: float | None = None,
+                      start: float | None = None, end: float | None = None, faces: str = "largest",
+                      **options):
+        """Explain a video file (anything OpenCV decodes) or a folder of frames.
+
+        Samples ``every`` N frames or ``fps`` per second (default 5 per second) between
+        ``start`` and ``end`` seconds, follows the main face (``faces="largest"``) or every face
+        (``"all"``), and returns a :class:`~xfer_keras.video.VideoExplanation` (``.frames``
+        DataFrame, ``.segments``, ``to_json``, ``to_html``, ``save``). ``options`` go to
+        :func:`xfer_keras.video.explain.explain_video` (``smooth_s``, ``batch_size``,
+        ``frames_fps``, ``progress``...). Raises VideoReadError, NoFaceError (no face at all).
+        """
+        from xfer_keras.video.explain import explain_video
+        from xfer_keras.video.reader import Sampling
+
+        return explain_video(self, source, Sampling(every=every, fps=fps, start=start, end=end),
+                             faces=faces, **options)
 
 
 def explain_image(image, **kwargs) -> Explanation:

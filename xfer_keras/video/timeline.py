@@ -64,7 +64,7 @@ def smooth_probabilities(frames, classes: list[str], window: int):
     for _, rows in face_runs(out):
         smooth[rows] = _centred_mean(values[rows], window)
     for j, c in enumerate(classes):
-        out[f"s_{c}"] = smooth[:, j]
+        out[f"s_{c}"] = np.round(smooth[:, j], 6)
     labels = np.array(classes, dtype=object)
     best = np.argmax(np.where(np.isnan(smooth), -1.0, smooth), axis=1) if len(out) else np.zeros(0, int)
     out["emotion_smoothed"] = np.where(ok, labels[best], None)
