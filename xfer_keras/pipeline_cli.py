@@ -2,15 +2,24 @@
 
     python -m xfer_keras explain PATH... [--model M] [--au-source blendshapes|openface:CSV]
                                  [--narrator template|openai[:MODEL]] [--out DIR]
-                                 [--report none|png|html|all]
+                                 [--report none|png|html|all] [--faces largest|all]
+    python -m xfer_keras explain clip.mp4 [--frames DIR] [--every N | --fps F] [--start S --end S]
     python -m xfer_keras demo --out DIR
 
 Per image: ``<name>.json`` (image, emotion, probabilities, confidence_level, hot_landmarks, aus,
 matching_aus, missing_aus, explanation, ...), and as ``--report`` asks (default ``all``)
 ``<name>.png`` (panel) and ``<name>.html`` (report), all written atomically; ``summary.csv``
 (one row per explained image) is always written. ``--no-png`` / ``--no-html`` still work (they
-take that file out of the report). A bad file prints one line and is skipped; the exit code is 1
-when any image failed, else 0.
+take that file out of the report). ``--faces all`` explains every face: ``<name>_face<k>.json``
+/ ``.png`` per face (k = 0 is the largest), one ``<name>.html`` with all of them, one
+``summary.csv`` row per face.
+
+A video (any container OpenCV decodes; see :data:`xfer_keras.video.VIDEO_SUFFIXES`) or a folder
+of frames (``--frames DIR``) writes ``OUT/<clip>/``: ``frames.csv``, ``timeline.png``,
+``summary.json`` and ``report.html`` (:class:`~xfer_keras.video.VideoExplanation`).
+
+A bad file (image or video) prints one line and is skipped; the exit code is 1 when any input
+failed, else 0.
 """
 
 from __future__ import annotations
@@ -30,10 +39,28 @@ def register(subparsers) -> None:
         description="Explain face images (XFERa): per image <name>.json, and per --report "
                     "<name>.png (panel) and <name>.html; always summary.csv. Bad files print one "
                     "line and are skipped; exit code 1 when any image failed.")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders of images")
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help="image or video files, or folders of them")
     _common_options(p)
     p.add_argument("--out", default="outputs/explain", help="output folder (default %(default)s)")
     p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--faces", choices=("largest", "all"), default="largest",
+                   help="explain the largest face (default) or every face (images and videos)")
+    v = p.add_argument_group("videos")
+    v.add_argument("--frames", action="append", default=[], metavar="DIR",
+                   help="a folder of video frames (sorted by name), explained as one clip; repeatable")
+    v.add_argument("--frames-fps", type=float, default=None,
+                   help="frame rate of --frames folders (default 30)")
+    rate = v.add_mutually_exclusive_group()
+    rate.add_argument("--every", type=int, default=None, metavar="N", help="explain every N-th frame")
+    rate.add_argument("--fps", type=float, default=None, metavar="F",
+                      help="explain F frames per second (default 5)")
+    v.add_argument("--start", type=float, default=None, metavar="S", help="start at S seconds")
+    v.add_argument("--end", type=float, default=None, metavar="S", help="stop at S seconds")
+    v.add_argument("--smooth", type=float, default=None, metavar="S",
+                   help="temporal smoothing window in seconds (default 0.5; 0: none)")
+    v.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
+                   help="progress bar for videos (auto: when stderr is a terminal)")
     p.set_defaults(func=quiet_command(_explain))
 
     d = subparsers.add_parser("demo", help="explain the embedded demo image (offline)")
@@ -66,15 +93,19 @@ def _common_options(p) -> None:
 
 
 def collect_images(paths) -> tuple[list[Path], list[str], bool]:
-    """Files to explain, problems found while listing, and whether a folder was given."""
+    """Files to explain (images and videos), problems found while listing, and whether a folder
+    was given."""
+    from xfer_keras.video.reader import VIDEO_SUFFIXES
+
     files, problems, had_folder = [], [], False
+    wanted = IMAGE_SUFFIXES | VIDEO_SUFFIXES
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             had_folder = True
-            found = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+            found = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in wanted)
             if not found:
-                problems.append(f"{path}: no image files in this folder")
+                problems.append(f"{path}: no image or video files in this folder")
             files.extend(found)
         else:
             files.append(path)  # missing / unreadable files fail later, with one line each
@@ -111,17 +142,32 @@ def _make_pipeline(args):
 
 def write_outputs(exp, out_dir: Path, name: str, png: bool = True, html: bool = True) -> list[Path]:
     """``<name>.json`` (+ ``.png`` panel, ``.html`` report), each written atomically."""
-    from xfer_keras.report.html import save_html
-    from xfer_keras.report.panel import panel_png
+    return write_image_outputs([exp], out_dir, name, png=png, html=html, per_face=False)
+
+
+def write_image_outputs(exps: list, out_dir: Path, name: str, png: bool = True, html: bool = True,
+                        per_face: bool = True) -> list[Path]:
+    """The explanations of one image's faces: ``<name>_face<k>.json`` (+ ``.png``) per face
+    (``<name>.json`` / ``.png`` when not ``per_face``) and one ``<name>.html`` with all."""
     from xfer_keras.atomic import atomic_write_bytes
 
-    written = [out_dir / f"{name}.json"]
-    exp.to_json(written[0])
-    panel = panel_png(exp) if (png or html) else None
+    stems = [f"{name}_face{e.face_index}" if per_face else name for e in exps]
+    written = []
+    for exp, stem in zip(exps, stems):
+        written.append(out_dir / f"{stem}.json")
+        exp.to_json(written[-1])
+    if not (png or html):
+        return written
+    from xfer_keras.report.html import save_html
+    from xfer_keras.report.panel import panel_png
+
+    panels = [panel_png(exp) for exp in exps]
     if png:
-        written.append(atomic_write_bytes(out_dir / f"{name}.png", panel))
+        for stem, panel in zip(stems, panels):
+            written.append(atomic_write_bytes(out_dir / f"{stem}.png", panel))
     if html:
-        written.append(save_html(exp, out_dir / f"{name}.html", title=f"XFERa: {name}", panels=[panel]))
+        written.append(save_html(exps, out_dir / f"{name}.html", title=f"XFERa: {name}",
+                                 panels=panels))
     return written
 
 
@@ -132,43 +178,114 @@ def _explain(args) -> int:
     from xfer_keras.atomic import atomic_write_text
     from xfer_keras.narrate.llm import NarratorFallbackWarning
 
-    files, problems, _ = collect_images(args.paths)
+    from xfer_keras.video.reader import is_video_file
+
+    if not args.paths and not args.frames:
+        print("error: give image or video files, folders, or --frames DIR", file=sys.stderr)
+        return 2
+    try:
+        video_options = _video_options(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    found, problems, _ = collect_images(args.paths)
     for line in problems:
         print(f"error: {line}", file=sys.stderr)
-    if not files:
+    files = [f for f in found if not is_video_file(f)]
+    clips = [f for f in found if is_video_file(f)] + [Path(d) for d in args.frames]
+    if not files and not clips:
         return 1
     out_dir = Path(args.out)
-    names = _unique_names(files)
+    names = _unique_names(files + clips)
     failed = len(problems)
     done = []  # summary rows only: the arrays of each Explanation are dropped once written
     png, html = report_files(args)
+    per_face = args.faces == "all"
     with warnings.catch_warnings():
         warnings.showwarning = _one_line_warning
         warnings.filterwarnings("always", category=NarratorFallbackWarning)
         with _make_pipeline(args) as pipe:
             stream = pipe.iter_explain([str(f) for f in files], names=[str(f) for f in files],
-                                       batch_size=max(1, args.batch_size))
-            for i, result in stream:
+                                       batch_size=max(1, args.batch_size), faces=args.faces)
+            for i, results in _group_by_input(stream):
                 path, name = files[i], names[i]
-                if isinstance(result, XferError):
-                    print(f"error: {result}", file=sys.stderr)
+                if isinstance(results, XferError):
+                    print(f"error: {results}", file=sys.stderr)
                     failed += 1
                     continue
                 try:
-                    write_outputs(result, out_dir, name, png=png, html=html)
+                    write_image_outputs(results, out_dir, name, png=png, html=html, per_face=per_face)
                 except (OSError, XferError) as error:
                     print(f"error: {path}: cannot write outputs: {error}", file=sys.stderr)
                     failed += 1
                     continue
-                done.append(result.to_row())
-                print(f"{path}: {result.emotion} ({result.confidence_level}) -> {out_dir / name}.json")
+                for result in results:
+                    done.append(result.to_row())
+                    stem = f"{name}_face{result.face_index}" if per_face else name
+                    print(f"{path}: {result.emotion} ({result.confidence_level}) -> {out_dir / stem}.json")
+            for clip, name in zip(clips, names[len(files):]):
+                if not _explain_clip(pipe, clip, out_dir / name, video_options, png, html):
+                    failed += 1
     if done:
         import pandas as pd
 
         atomic_write_text(out_dir / "summary.csv", pd.DataFrame(done).to_csv(index=False))
-        print(f"summary: {out_dir / 'summary.csv'} ({len(done)} images)")
-    print(f"{len(done)} explained, {failed} failed", file=sys.stderr)
+        print(f"summary: {out_dir / 'summary.csv'} ({len(done)} {'faces' if per_face else 'images'})")
+    n_clips = len(clips)
+    print(f"{len(done)} explained, {failed} failed" + (f" ({n_clips} videos)" if n_clips else ""),
+          file=sys.stderr)
     return 1 if failed else 0
+
+
+def _group_by_input(stream):
+    """``(index, [Explanation, ...])`` or ``(index, XferError)`` per input, from ``iter_explain``
+    (which yields one item per face, in input order)."""
+    current, group = None, []
+    for i, result in stream:
+        if isinstance(result, Exception):
+            if group:
+                yield current, group
+                current, group = None, []
+            yield i, result
+            continue
+        if group and i != current:
+            yield current, group
+            group = []
+        current = i
+        group.append(result)
+    if group:
+        yield current, group
+
+
+def _video_options(args) -> dict:
+    """Keyword arguments of :meth:`XferaPipeline.explain_video` from the command line."""
+    from xfer_keras.video.reader import Sampling
+
+    sampling = Sampling(every=args.every, fps=args.fps, start=args.start, end=args.end)  # checks
+    options = {"every": sampling.every, "fps": sampling.fps, "start": sampling.start,
+               "end": sampling.end, "faces": args.faces, "frames_fps": args.frames_fps,
+               "batch_size": max(1, args.batch_size),
+               "progress": {"auto": None, "on": True, "off": False}[args.progress]}
+    if args.smooth is not None:
+        options["smooth_s"] = max(0.0, float(args.smooth))
+    return options
+
+
+def _explain_clip(pipe, clip: Path, out_dir: Path, options: dict, png: bool, html: bool) -> bool:
+    """Explain one video or frames folder into ``out_dir``; one line either way."""
+    from xfer_keras.errors import XferError
+
+    try:
+        video = pipe.explain_video(str(clip), **options)
+        video.save(out_dir, png=png, html=html)
+    except (OSError, XferError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return False
+    last = video.segments_of()[-1] if video.segments_of() else None
+    tail = f"ends {last.emotion} (p = {last.mean_probability:.2f})" if last else "no segment"
+    print(f"{clip}: {video.n_sampled} frames, {len(video.segments)} segments, {tail} -> "
+          f"{out_dir / 'summary.json'}")
+    return True
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):

@@ -59,6 +59,7 @@ def explain_video(pipeline, source, sampling: Sampling | None = None, faces: str
     pending: list[tuple[dict, object, object]] = []
     timings = {"decode": 0.0, "detect": 0.0, "explain": 0.0}
     meta: dict[str, str | None] = {}
+    stage_sums: dict[str, float] = {}   # pipeline stage -> seconds summed over explained faces
     bar = _progress_bar(reader, sampling, progress)
 
     def flush():
@@ -73,6 +74,8 @@ def explain_video(pipeline, source, sampling: Sampling | None = None, faces: str
             if isinstance(result, XferError):
                 rows.append({**base, "status": "no_face", "note": str(result)})
                 continue
+            for stage, seconds in result.timings.items():
+                stage_sums[stage] = stage_sums.get(stage, 0.0) + float(seconds)
             meta.setdefault("narrator", result.narrator)
             meta.setdefault("au_source", result.au_source)
             row = {k: v for k, v in result.to_row().items() if k not in _DROP}
@@ -137,6 +140,8 @@ def explain_video(pipeline, source, sampling: Sampling | None = None, faces: str
     timings["key_frames"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
     video.timings = timings
+    n_ok = int((table["status"] == "ok").sum())
+    video.stage_ms = {k: 1e3 * v / n_ok for k, v in stage_sums.items()}
     return video
 
 

@@ -47,6 +47,7 @@ class VideoExplanation:
     key_explanations: dict = field(default_factory=dict, repr=False)  # (frame, face_id) -> Explanation
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)   # stage -> seconds, whole clip
+    stage_ms: dict[str, float] = field(default_factory=dict)  # pipeline stage -> ms per face
     model: str | None = None
     au_source: str | None = None
     narrator: str | None = None
@@ -122,6 +123,7 @@ class VideoExplanation:
             "au_source": self.au_source,
             "narrator": self.narrator,
             "timings": {k: round(float(v), 4) for k, v in self.timings.items()},
+            "stage_ms": {k: round(float(v), 3) for k, v in self.stage_ms.items()},
             "notes": list(self.notes),
         })
 
