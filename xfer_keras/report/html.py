@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
-
-import numpy as np
 
 from xfer_keras.atomic import atomic_write_text
 from xfer_keras.explanation import Explanation
@@ -31,19 +28,20 @@ def png_data_uri(image_or_png) -> str:
     if isinstance(image_or_png, (bytes, bytearray)):
         data = bytes(image_or_png)
     else:
-        from PIL import Image
+        from xfer_keras.report.panel import png_bytes
 
-        buffer = io.BytesIO()
-        Image.fromarray(np.asarray(image_or_png, dtype=np.uint8)).save(buffer, format="PNG")
-        data = buffer.getvalue()
+        data = png_bytes(image_or_png)
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
-def explanation_section(exp: Explanation, panel: bytes | None = None) -> str:
+def explanation_section(exp: Explanation, panel: bytes | None = None,
+                        images: dict | None = None) -> str:
+    """One explanation's HTML; ``panel`` (PNG bytes) and ``images`` (the panel's
+    :func:`~xfer_keras.report.panel.overlays`) are reused when the caller already made them."""
     from xfer_keras.report.panel import overlays, panel_png
 
-    panel = panel if panel is not None else panel_png(exp)
-    images = overlays(exp)
+    images = images or overlays(exp)
+    panel = panel if panel is not None else panel_png(exp, images)
     probs = "".join(f"<tr><td>{_e(k)}</td><td>{float(v):.3f}</td></tr>"
                     for k, v in sorted(exp.probabilities.items(), key=lambda kv: -kv[1]))
     au_rows = []
@@ -80,16 +78,17 @@ def explanation_section(exp: Explanation, panel: bytes | None = None) -> str:
 
 
 def report_html(explanations: Explanation | list[Explanation], title: str = "XFERa explanations",
-                panels: list[bytes] | None = None) -> str:
+                panels: list[bytes] | None = None, images: list[dict] | None = None) -> str:
     if isinstance(explanations, Explanation):
         explanations = [explanations]
     panels = panels or [None] * len(explanations)
-    body = "".join(explanation_section(e, p) for e, p in zip(explanations, panels))
+    images = images or [None] * len(explanations)
+    body = "".join(explanation_section(e, p, i) for e, p, i in zip(explanations, panels, images))
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
             f"<h1>{_e(title)}</h1>{body}</body></html>\n")
 
 
-def save_html(explanations, path, title: str = "XFERa explanations", panels=None):
+def save_html(explanations, path, title: str = "XFERa explanations", panels=None, images=None):
     """Write the report atomically; returns the path."""
-    return atomic_write_text(path, report_html(explanations, title=title, panels=panels))
+    return atomic_write_text(path, report_html(explanations, title=title, panels=panels, images=images))
