@@ -96,11 +96,25 @@ def test_main_face_is_followed_then_replaced_when_lost():
     small, big = (10, 10, 40, 40), (100, 10, 200, 110)
     ids = tracker.update([small, big])
     assert tracker.main([small, big], ids) == 1                            # the largest
+    ids = tracker.update([big, small])
+    assert tracker.main([big, small], ids) == 0                            # followed, any order
     ids = tracker.update([small])
     assert tracker.main([small], ids) is None                              # briefly lost
     tracker.update([small])
     ids = tracker.update([small])
     assert tracker.main([small], ids) == 0 and tracker.main_id == ids[0]   # re-chosen
+
+
+def test_a_one_frame_false_detection_does_not_hold_the_main_face():
+    tracker = FaceTracker(max_missed=5)
+    false_hit, face = (0, 300, 120, 420), (180, 80, 270, 170)
+    ids = tracker.update([false_hit, face])
+    assert tracker.main([false_hit, face], ids) == 0                       # larger, chosen first
+    moved = (182, 80, 272, 170)
+    ids = tracker.update([moved])
+    assert tracker.main([moved], ids) is None                              # seen as often: wait
+    ids = tracker.update([moved])
+    assert tracker.main([moved], ids) == 0 and tracker.main_id == ids[0]   # seen more: takes over
 
 
 # ---------------------------------------------------------------------------------- timeline
@@ -226,3 +240,32 @@ def test_video_result_files_come_from_the_result_object(tmp_path):
     page = (tmp_path / "report.html").read_text()
     assert "&lt;b&gt;" in page and "<b>.mp4" not in page
     assert f"frame {key.key_frame}" in page and "explanation panel" in page
+
+
+def test_exif_orientation_and_large_photos(dlib_detectors, ckplus_dir, ck_rows, tmp_path):
+    """A phone photo stored sideways with an EXIF orientation tag is turned upright before
+    detection; a very large photo is downscaled for detection only (boxes in full-size pixels)."""
+    import cv2
+    from PIL import Image
+
+    from xfer_keras.face import load_image
+    from xfer_keras.face.detector import MAX_DETECT_SIZE, box_iou
+
+    plain, _ = dlib_detectors
+    upright = sequence_frames(ckplus_dir, ck_rows[2])[-1]
+    sideways = np.ascontiguousarray(np.rot90(upright, 1))        # pixels stored turned left
+    exif = Image.Exif()
+    exif[0x0112] = 6                                               # "rotate 90 CW to display"
+    path = tmp_path / "phone.jpg"
+    Image.fromarray(sideways).save(path, exif=exif, quality=95)
+    with pytest.raises(NoFaceError):
+        plain.detect(sideways)
+    assert load_image(path).shape == upright.shape
+    reference = plain.detect_one(upright).box
+    found = plain.detect_one(path).box
+    assert max(abs(a - b) for a, b in zip(found, reference)) <= 12
+
+    big = cv2.resize(upright, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)
+    assert max(big.shape[:2]) > MAX_DETECT_SIZE
+    (face,) = plain.detect(big, policy="all")
+    assert box_iou(face.box, [3 * v for v in reference]) > 0.6

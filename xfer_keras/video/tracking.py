@@ -7,7 +7,8 @@ a new track). Track ids count from 0 in order of appearance.
 
 :meth:`FaceTracker.main` picks the face a ``--faces largest`` timeline follows: the main track
 while it is open, and, once it is lost (closed), the largest face of the frame, whose track then
-becomes the main one ("re-detect when lost"). Detection itself runs on every sampled frame
+becomes the main one ("re-detect when lost"); a face seen more often than the main one takes
+over at once when the main one is missed. Detection itself runs on every sampled frame
 (dlib HOG on a 320-pixel copy, MediaPipe's detector when HOG finds nothing), so a lost face is
 looked for again on the very next frame.
 """
@@ -72,16 +73,22 @@ class FaceTracker:
     def main(self, boxes, ids: list[int]) -> int | None:
         """Index into ``boxes`` of the main face in this frame, or None (main face not seen).
 
-        Call after :meth:`update` with its ids. A new main face is chosen (the largest box)
-        only when there is none yet or the previous one's track was closed.
+        Call after :meth:`update` with its ids. The main face is kept while it is seen. When it
+        is not, a face of this frame whose track was seen more often before this frame takes
+        over (the largest of them), so a one-frame false detection cannot hold the timeline; when
+        none has, the frame is a miss for the main face (its row is ``no_face``) until its track
+        closes, and then the largest face of the frame becomes the main one.
         """
         if self.main_id is not None and self.main_id in ids:
             return ids.index(self.main_id)
-        if self.main_id is not None and self.main_id in self.tracks:
-            return None  # briefly lost: keep following it (the frame's row is no_face)
         if not boxes:
             return None
+        main = self.tracks.get(self.main_id) if self.main_id is not None else None
         areas = [max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1]) for b in boxes]
-        best = max(range(len(boxes)), key=areas.__getitem__)
+        candidates = [i for i in range(len(boxes))
+                      if main is None or self.tracks[ids[i]].n_seen - 1 > main.n_seen]
+        if not candidates:
+            return None  # briefly lost: keep following it
+        best = max(candidates, key=areas.__getitem__)
         self.main_id = ids[best]
         return best
