@@ -4,7 +4,7 @@ Per face (at most :data:`MAX_FACES_PLOTTED`, the longest-seen first) two stacked
 time axis: the smoothed probability of each emotion (raw values as faint dots), with the
 segments shaded in their emotion's colour, and below it the intensities of the key AUs (the
 prototype AUs of the emotions its segments show, at most :data:`MAX_AUS`, the most varying
-first). Frames where the face was not seen are grey bands. Built from the frame table only.
+first). Frames where the face was not seen are hatched. Built from the frame table only.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def timeline_figure(frames, segments, classes: list[str], title: str = "", dpi: 
     counts = ok["face_id"].value_counts()
     face_ids = [int(f) for f in counts.index[:MAX_FACES_PLOTTED]] or [None]
     fig = Figure(figsize=(11, 3.6 * len(face_ids) + 0.4), dpi=dpi)
-    grid = fig.add_gridspec(2 * len(face_ids), 1, height_ratios=[1.6, 1.0] * len(face_ids), hspace=0.45)
+    grid = fig.add_gridspec(2 * len(face_ids), 1, height_ratios=[1.6, 1.0] * len(face_ids), hspace=0.7)
     t_max = float(frames["time"].max()) if len(frames) else 1.0
     step = float(np.median(np.diff(np.unique(frames["time"])))) if frames["time"].nunique() > 1 else 0.1
     for row, face_id in enumerate(face_ids):
@@ -63,7 +63,8 @@ def timeline_figure(frames, segments, classes: list[str], title: str = "", dpi: 
             mine.drop(columns=["time"]), on="sample", how="left")
         for t in frames.loc[~frames["sample"].isin(seen), "time"].unique():
             for ax in (ax_p, ax_a):
-                ax.axvspan(t - step / 2, t + step / 2, color="#dddddd", lw=0)
+                ax.axvspan(t - step / 2, t + step / 2, facecolor="white", edgecolor="#999999",
+                           hatch="///", lw=0)
         for seg in segments:
             if seg.face_id == face_id:
                 ax_p.axvspan(seg.start - step / 2, seg.end + step / 2,
@@ -76,8 +77,8 @@ def timeline_figure(frames, segments, classes: list[str], title: str = "", dpi: 
         ax_p.set_xlim(-step / 2, t_max + step / 2)
         ax_p.set_ylabel("probability")
         who = "" if face_id is None else f"face {face_id}: "
-        ax_p.set_title(f"{who}emotion probabilities (lines smoothed, dots per frame; grey: face not "
-                       "seen)", fontsize=9)
+        ax_p.set_title(f"{who}emotion probabilities (lines smoothed, dots per frame; shading: "
+                       "segments; hatched: face not seen)", fontsize=9)
         ax_p.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
         emotions = [s.emotion for s in segments if s.face_id == face_id]
         aus = key_aus(mine, emotions) if len(mine) else []
