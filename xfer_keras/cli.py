@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "xfer_keras.assets",  # fetch-models
     "xfer_keras.face.cli",  # landmarks
     "xfer_keras.pipeline_cli",  # explain
+    "xfer_keras.emo_cli",  # emo
 )
 
 
