@@ -269,3 +269,24 @@ def test_exif_orientation_and_large_photos(dlib_detectors, ckplus_dir, ck_rows, 
     assert max(big.shape[:2]) > MAX_DETECT_SIZE
     (face,) = plain.detect(big, policy="all")
     assert box_iou(face.box, [3 * v for v in reference]) > 0.6
+
+
+def test_landmarks_command_fallback(ckplus_dir, ck_rows, tmp_path, capsys, face_landmarker_path):
+    import json
+
+    from PIL import Image
+
+    from xfer_keras.cli import main
+
+    tilted, _ = rotate(sequence_frames(ckplus_dir, ck_rows[0])[-1], 60)
+    path = tmp_path / "tilted.png"
+    Image.fromarray(tilted).save(path)
+    assert main(["landmarks", str(path), "--backend", "dlib", "--json", str(tmp_path / "a.json")]) == 1
+    assert "no face" in capsys.readouterr().err
+    out = tmp_path / "b.json"
+    assert main(["landmarks", str(path), "--backend", "dlib", "--fallback", "mediapipe",
+                 "--json", str(out)]) == 0
+    (entry,) = json.loads(out.read_text())
+    assert entry["detector"] == "mediapipe-face-detector" and len(entry["landmarks"]) == 68
+    assert main(["landmarks", str(path), "--fallback", "mediapipe"]) == 1
+    assert "dlib option" in capsys.readouterr().err

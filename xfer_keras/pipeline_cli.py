@@ -35,10 +35,12 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".g
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "explain", help="explain the emotion of face images (XFERa)",
-        description="Explain face images (XFERa): per image <name>.json, and per --report "
-                    "<name>.png (panel) and <name>.html; always summary.csv. Bad files print one "
-                    "line and are skipped; exit code 1 when any image failed.")
+        "explain", help="explain the emotion of faces in images and videos (XFERa)",
+        description="Explain faces in images and videos (XFERa): per image <name>.json, and per "
+                    "--report <name>.png (panel) and <name>.html; always summary.csv (--faces "
+                    "all: <name>_face<k>.*, one row per face). Per video or --frames folder "
+                    "OUT/<clip>/ with frames.csv, timeline.png, summary.json, report.html. Bad "
+                    "files print one line and are skipped; exit code 1 when any input failed.")
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help="image or video files, or folders of them")
     _common_options(p)

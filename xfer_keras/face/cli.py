@@ -2,11 +2,12 @@
 
 Output: a JSON list with one entry per face found, in input order::
 
-    {"image": "a.png", "face": 0, "backend": "dlib", "image_size": [W, H],
+    {"image": "a.png", "face": 0, "backend": "dlib", "detector": "dlib-hog", "image_size": [W, H],
      "box": [x0, y0, x1, y1], "score": 3.4, "landmarks": [[x, y], ...], "blendshapes": {...} | null}
 
 (``face`` counts the faces of one image, largest first; there is more than one only with
-``--policy all``.) The file is written atomically; without ``--json`` the list goes to stdout.
+``--policy all``. ``--backend dlib --fallback mediapipe`` takes the box from MediaPipe's face
+detector when HOG finds none; ``detector`` says which found each face.) The file is written atomically; without ``--json`` the list goes to stdout.
 
 Errors (missing / unreadable file, no face, several faces under ``--policy error``) print one line
 ``error: <file>: <reason>`` on stderr; the native log lines of TensorFlow and MediaPipe are kept
@@ -53,6 +54,9 @@ def register(subparsers) -> None:
                         help="several faces in one image: keep the largest (default), all, or fail")
     parser.add_argument("--skip-errors", action="store_true",
                         help="report failing images on stderr and go on (exit 3 if some failed)")
+    parser.add_argument("--fallback", choices=("none", "mediapipe"), default="none",
+                        help="dlib only: when HOG finds no face, take the box from MediaPipe's face "
+                             "detector and predict the 68 points in it")
     parser.add_argument("--model-path", help="MediaPipe face_landmarker.task (default: resolved)")
     parser.add_argument("--overlay-dir", metavar="DIR",
                         help="also save <DIR>/<image stem>_landmarks.png overlays")
@@ -76,9 +80,13 @@ def _run(args) -> int:
 
     results: list[dict] = []
     n_ok = n_failed = 0
+    fallback = None if args.fallback == "none" else args.fallback
+    if fallback and args.backend != "dlib":
+        print("error: --fallback is a dlib option (MediaPipe has its own detector)", file=sys.stderr)
+        return EXIT_ERROR
     workers = args.workers or (1 if len(args.images) < 4 else None)
     outcomes = iter_detect(args.images, args.backend, workers=workers,
-                           model_path=args.model_path, policy=args.policy)
+                           model_path=args.model_path, policy=args.policy, fallback=fallback)
     try:
         for index, outcome in outcomes:
             image_path = args.images[index]

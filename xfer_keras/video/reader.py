@@ -113,7 +113,7 @@ class VideoReader:
         self.path = Path(source)
         self.notes: list[str] = []
         if not self.path.exists():
-            raise VideoReadError(f"{self.path}: file not found")
+            raise VideoReadError(f"{self.path}: not found (no such video file or frames folder)")
         self.is_folder = self.path.is_dir()
         self.name = self.path.name if self.is_folder else (self.path.stem or "video")
         if self.is_folder:
