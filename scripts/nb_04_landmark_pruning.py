@@ -17,7 +17,8 @@ Honesty: in every run the ranking is computed by global IG of the full-landmark 
 run's **training partition only** (explained videos and baselines); the `leakage` table checks
 that no test video was seen. The quick profile (CI) is a smoke test - one run, two emotions,
 T-EMO, K in {468, 32}, the EMO protocol's quick epochs: its numbers are not results. The fuller
-experiment is `scripts/nb_04_full_pruning.py` (all emotions, T-EMO and R-EMO, the paper's K)."""
+experiment is `scripts/nb_04_full_pruning.py` (all emotions, T-EMO and R-EMO, the paper's K).
+Section 5 trains, saves and reloads the EMO nets shipped with the `emo` command."""
 
 CELLS = [
     ("code", """
@@ -113,6 +114,44 @@ for emotion in SETTINGS["emotions"][:2]:
 k_min = min(SETTINGS["ks"])
 sel = result.selections
 sel[(sel.run == 0) & (sel.n_landmarks == k_min)][["variant", "emotion", "selection", "landmarks"]]
+"""),
+    ("md", """
+## 5. The shipped EMO nets: train, save and reload them
+
+`python -m xfer_keras emo clip.mp4` uses six nets in `saved_models/emo/`, made by
+`scripts/train_emo_nets.py` with the recipe below (`xfer_keras.training.emo_recipe`): landmark
+*motion* (dlib 68, P = 8), each emotion's K chosen by retraining on its IG top-K **inside the
+training subjects** (inner folds), a threshold per net from the same out-of-fold probabilities,
+and typical baselines stored as mean motion sequences. The same call retrains the set on your
+own data (a `SequenceDataset` with `motion=True`). The quick profile trains only two nets
+(happiness, surprise) for a few epochs: a smoke test, not the shipped set
+(`saved_models/emo/MODEL_CARD.md` has the leave-one-subject-out figures of the full recipe).
+"""),
+    ("code", """
+from xfer_keras.emo_models import EmoNetSet
+from xfer_keras.emo_pipeline import EmoPipeline
+from xfer_keras.explain.landmark_regions import region_counts
+from xfer_keras.training.emo_recipe import RecipeSettings, load_recipe_data, train_emo_set
+
+motion, neutral = load_recipe_data(backend="dlib", n_frames=8)
+settings = config.pick(quick=RecipeSettings(emotions=("happiness", "surprise"), epochs=8),
+                       full=RecipeSettings())
+net_set = train_emo_set(motion, settings=settings, neutral_shape=neutral, progress=True)
+net_set.save(OUT / "emo_nets")
+reloaded = EmoNetSet.load(OUT / "emo_nets")
+assert np.allclose(reloaded.positive_probabilities(motion.X[:4]), net_set.positive_probabilities(motion.X[:4]), atol=1e-6)
+pd.DataFrame([{"emotion": e, "K": s.k, "threshold": round(s.threshold, 3), **region_counts(s.landmarks)}
+              for e, s in reloaded.specs.items()])
+"""),
+    ("code", """
+# one CK+ sequence folder through the same pipeline as the `emo` command
+from xfer_keras.data import load_ckplus_sequences
+happy = next(r for r in load_ckplus_sequences() if r.emotion == "happiness")
+with EmoPipeline(reloaded, n_steps=config.pick(quick=16, full=64)) as pipe:
+    clip = pipe.explain(str(happy.frame_paths[0].parent))
+print(clip.verdict, clip.probabilities)
+print("why:", clip.why)
+clip.to_dataframe().sort_values("attribution", ascending=False).head(8)
 """),
 ]
 

@@ -138,6 +138,8 @@ def _rank_and_train(dataset, train_idx, settings: RecipeSettings, pool, seed: in
         g = global_ig({emotion: res.model}, train_part, emotions=[emotion],
                       baseline_rule=settings.baseline_rule, n_steps=settings.ig_n_steps,
                       method=settings.ig_method, seed=seed)
+        if eval_idx is not None and g.seen_ids & set(dataset.ids[eval_idx]):  # never silently
+            raise RuntimeError(f"the {emotion} ranking saw validation videos")
         rankings[emotion] = g.ranking(emotion)
         for k in ks[emotion]:
             pruned = dataset.select_landmarks(select_columns(rankings[emotion], k, "ig"))
