@@ -160,3 +160,21 @@ def test_video_arguments_fail_cleanly(tmp_path, capsys):
     assert "--end" in capsys.readouterr().err
     assert main(["explain"]) == 2
     assert issubclass(NoFaceError, XferError)
+
+
+def test_video_with_every_face_tracks_each(pipe, ckplus_dir, ck_rows, tmp_path):
+    """Two CK+ sequences side by side, ``faces="all"``: two tracks, each seen in every sampled
+    frame, each on its own half, each with its own segments."""
+    left = sequence_frames(ckplus_dir, ck_rows[0])
+    right = sequence_frames(ckplus_dir, ck_rows[1])[: len(left)]
+    clip = write_clip(tmp_path / "two.mp4", [side_by_side(a, b) for a, b in zip(left, right)], fps=10)
+    video = pipe.explain_video(clip, every=2, faces="all", progress=False)
+    table = video.frames
+    n = (len(left) + 1) // 2
+    assert (table["status"] == "ok").all() and sorted(table.groupby("face_id").size()) == [n, n]
+    assert table.groupby("sample").size().eq(2).all()
+    width = left[0].shape[1]
+    sides = table.groupby("face_id").apply(lambda t: bool((t["box_x1"] <= width).all())
+                                           - bool((t["box_x0"] >= width).all()), include_groups=False)
+    assert sorted(sides) == [-1, 1]   # one track wholly left of the seam, the other wholly right
+    assert {s.face_id for s in video.segments} == set(video.face_ids) and len(video.face_ids) == 2

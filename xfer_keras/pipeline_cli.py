@@ -209,11 +209,13 @@ def _explain(args) -> int:
         with _make_pipeline(args) as pipe:
             stream = pipe.iter_explain([str(f) for f in files], names=[str(f) for f in files],
                                        batch_size=max(1, args.batch_size), faces=args.faces)
-            for i, results in _group_by_input(stream):
+            for i, items in _group_by_input(stream):
                 path, name = files[i], names[i]
-                if isinstance(results, XferError):
-                    print(f"error: {results}", file=sys.stderr)
+                results = [r for r in items if not isinstance(r, XferError)]
+                for error in (r for r in items if isinstance(r, XferError)):
+                    print(f"error: {error}", file=sys.stderr)
                     failed += 1
+                if not results:
                     continue
                 try:
                     write_image_outputs(results, out_dir, name, png=png, html=html, per_face=per_face)
@@ -240,16 +242,10 @@ def _explain(args) -> int:
 
 
 def _group_by_input(stream):
-    """``(index, [Explanation, ...])`` or ``(index, XferError)`` per input, from ``iter_explain``
-    (which yields one item per face, in input order)."""
+    """``(index, [Explanation or XferError, ...])`` per input from ``iter_explain``, which yields
+    one item per face (or the input's error), in input order."""
     current, group = None, []
     for i, result in stream:
-        if isinstance(result, Exception):
-            if group:
-                yield current, group
-                current, group = None, []
-            yield i, result
-            continue
         if group and i != current:
             yield current, group
             group = []
