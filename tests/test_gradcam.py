@@ -1,4 +1,6 @@
-"""Grad-CAM / Grad-CAM++: shapes, range, targets, no mutation; heat on the face (real CK+)."""
+"""Grad-CAM (fast and tf-keras-vis engines), Grad-CAM++, ScoreCAM, LayerCAM: shapes, range,
+targets, no mutation, the fast engine equal to tf-keras-vis (tiny model; real CK+ crops with the
+shipped model), heat on the face (real CK+)."""
 
 import numpy as np
 import pytest
@@ -15,6 +17,24 @@ def tiny_clf():
     keras.utils.set_random_seed(0)
     model = create("tiny_bam", input_size=64)
     return EmotionClassifier(model, model_config("tiny_bam", model=model))
+
+
+@pytest.fixture(scope="module")
+def shipped_clf():
+    from xfer_keras.errors import ModelFileError
+
+    try:
+        return EmotionClassifier.load()
+    except ModelFileError as error:
+        pytest.skip(f"default model not available: {error}")
+
+
+def peak_frames(ckplus_dir, n):
+    """``n`` of the CK+ peak frames, spread over the 40 sequences."""
+    from xfer_keras.data.ckplus import load_ckplus_sequences
+
+    paths = [str(r.peak_path) for r in load_ckplus_sequences(ckplus_dir)]
+    return paths[:: max(1, len(paths) // n)][:n]
 
 
 @pytest.fixture(scope="module")
@@ -97,18 +117,11 @@ def test_heat_inside_box_helper():
 
 
 @pytest.mark.real_data
-def test_default_model_heat_is_on_the_face_ckplus(ckplus_dir):
+def test_default_model_heat_is_on_the_face_ckplus(ckplus_dir, shipped_clf):
     """On CK+ peak frames, mean Grad-CAM heat inside the face box > in the border band."""
-    import pandas as pd
-
-    try:
-        clf = EmotionClassifier.load()
-    except Exception as error:  # noqa: BLE001  (no default model in this checkout)
-        pytest.skip(f"default model not available: {error}")
+    clf = shipped_clf
     face = pytest.importorskip("xfer_keras.face")
-    table = pd.read_csv(ckplus_dir / "sequences.csv")
-    peaks = [ckplus_dir / row["frames_dir"] / row["last_frame(peak)"] for _, row in table.iterrows()]
-    peaks = peaks[:: max(1, len(peaks) // 12)][:12]
+    peaks = peak_frames(ckplus_dir, 12)
     crops, boxes = [], []
     size, margin = 96, 0.25
     for path in peaks:
@@ -128,3 +141,65 @@ def test_default_model_heat_is_on_the_face_ckplus(ckplus_dir):
     inside, outside = zip(*(heat_inside_box(c, b) for c, b in zip(cams, boxes)))
     assert np.mean(inside) > np.mean(outside), (inside, outside)
     assert np.mean(np.asarray(inside) > np.asarray(outside)) >= 0.6
+
+
+# ---------------------------------------------------------------- fast engine vs tf-keras-vis
+def with_mirror(clf, mirror):
+    return EmotionClassifier(clf.model, dict(clf.config.to_dict(), tta_flip=mirror))
+
+
+def assert_engines_agree(clf, crops, targets=None):
+    ref = GradCAM(clf, engine="tf-keras-vis", batch_size=4)
+    fast = GradCAM(clf, engine="fast", batch_size=4)
+    p_ref, c_ref, t_ref = ref.classify_and_explain(crops, targets)
+    p_fast, c_fast, t_fast = fast.classify_and_explain(crops, targets)
+    np.testing.assert_array_equal(t_fast, t_ref)
+    np.testing.assert_allclose(p_fast, p_ref, atol=1e-5, rtol=0)
+    assert c_fast.shape == c_ref.shape == crops.shape[:3]
+    assert 0.0 <= c_fast.min() and c_fast.max() <= 1.0
+    assert np.abs(c_fast - c_ref).max() <= 1e-4
+    return fast
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_fast_equals_tf_keras_vis_tiny_model(tiny_clf, mirror):
+    crops = np.random.default_rng(0).integers(0, 256, size=(5, 80, 80, 3), dtype=np.uint8)
+    clf = with_mirror(tiny_clf, mirror)
+    fast = assert_engines_agree(clf, crops)
+    assert_engines_agree(clf, crops, targets=[0, 1, 2, 3, 4])
+    # explain() keeps its contract on the fast engine; batches of other sizes do not retrace
+    cams, targets = fast.explain(crops[:3], targets="happiness", return_targets=True)
+    assert cams.shape == (3, 80, 80) and (targets == clf.class_names.index("happiness")).all()
+    fast.explain(crops[:1])
+    assert fast._fused_engine()._run.experimental_get_tracing_count() == 1
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("mirror", [False, True])
+def test_fast_equals_tf_keras_vis_on_ckplus(ckplus_dir, shipped_clf, mirror):
+    """On real CK+ peak-frame crops and the shipped model: maps within 1e-4 (max abs),
+    probabilities within 1e-5, the same explained classes."""
+    from xfer_keras.face import crop_face, detect_face
+
+    crops = []
+    for path in peak_frames(ckplus_dir, 8):
+        crops.append(crop_face(path, detect_face(path, backend="dlib"), size=224, margin=0.1).image)
+    assert_engines_agree(with_mirror(shipped_clf, mirror), np.stack(crops))
+
+
+def test_engine_choice(tiny_clf):
+    assert GradCAM(tiny_clf).engine == "fast"
+    assert GradCAM(tiny_clf, method="gradcam++").engine == "tf-keras-vis"
+    with pytest.raises(ValueError):
+        GradCAM(tiny_clf, method="gradcam++", engine="fast")
+    with pytest.raises(ValueError):
+        GradCAM(tiny_clf, engine="nope")
+
+
+@pytest.mark.parametrize("method", ["scorecam", "layercam"])
+def test_other_tf_keras_vis_methods(tiny_clf, method):
+    crops = np.random.default_rng(2).integers(0, 256, size=(2, 64, 64, 3), dtype=np.uint8)
+    cams, targets = GradCAM(tiny_clf, method=method).explain(crops, return_targets=True)
+    assert cams.shape == (2, 64, 64) and cams.dtype == np.float32
+    assert cams.min() >= 0.0 and cams.max() <= 1.0
+    np.testing.assert_array_equal(targets, tiny_clf.predict_proba(crops).argmax(1))

@@ -171,8 +171,7 @@ def test_every_ckplus_peak_frame_is_explained(ckplus_dir, tiny_classifier, face_
     from xfer_keras.models.classifier import EmotionClassifier
     from xfer_keras.pipeline import XferaPipeline
 
-    table = pd.read_csv(ckplus_dir / "sequences.csv", dtype=str)
-    paths = [str(ckplus_dir / row["frames_dir"] / row["last_frame(peak)"]) for _, row in table.iterrows()]
+    paths = ckplus_peaks(ckplus_dir)
     assert len(paths) == 40
     try:
         classifier = EmotionClassifier.load()
@@ -199,3 +198,40 @@ def test_cli_llm_fallback_is_one_line(tiny_model_file, astronaut, tmp_path, caps
         "warning: LLM narrator unavailable (no API key: set XFER_LLM_API_KEY or OPENAI_API_KEY); "
         "using the template narrator"]
     assert json.loads((tmp_path / "out" / "a.json").read_text())["narrator"] == "template"
+
+
+def ckplus_peaks(ckplus_dir, n=None):
+    """The CK+ peak frames (``n`` of them, spread over the 40 sequences, when given)."""
+    from xfer_keras.data.ckplus import load_ckplus_sequences
+
+    paths = [str(r.peak_path) for r in load_ckplus_sequences(ckplus_dir)]
+    return paths if n is None else paths[:: max(1, len(paths) // n)][:n]
+
+
+@pytest.mark.real_data
+def test_pipeline_output_is_the_same_with_both_engines(ckplus_dir, face_landmarker_path):
+    """The user-visible fields on CK+ peak frames (8 here; all 40 in
+    ``benchmarks/pipeline_latency.py``) are identical with the fast and the reference engine."""
+    from xfer_keras.errors import ModelFileError
+    from xfer_keras.explanation import output_differences
+    from xfer_keras.models.classifier import EmotionClassifier
+    from xfer_keras.pipeline import XferaPipeline
+
+    try:
+        shipped_clf = EmotionClassifier.load()
+    except ModelFileError as error:
+        pytest.skip(f"default model not available: {error}")
+
+    paths = ckplus_peaks(ckplus_dir, 8)
+    with XferaPipeline(classifier=shipped_clf, gradcam_engine="tf-keras-vis",
+                       prepare_workers=0) as pipe:
+        reference = pipe.explain_many(paths, batch_size=4)
+    with XferaPipeline(classifier=shipped_clf) as pipe:
+        assert pipe.gradcam.engine == "fast" and pipe.prepare_workers >= 0
+        fast = pipe.explain_many(paths, batch_size=3)
+        single = pipe.explain(paths[0])
+    for path, a, b in zip(paths, reference, fast):
+        assert isinstance(a, Explanation) and isinstance(b, Explanation), (path, a, b)
+        assert output_differences(a, b) == [], path
+        assert "model" in b.timings and "gradcam" in a.timings
+    assert output_differences(single, reference[0]) == []
