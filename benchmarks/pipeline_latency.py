@@ -240,11 +240,12 @@ def main(argv=None) -> int:
             throughput[f"batched ({pipe.prepare_workers} prepare threads), no report files"] = s
             batched_r, s, _ = run_batched(pipe, srcs, args.batch_size, tmp / "batched")
             throughput[f"batched ({pipe.prepare_workers} prepare threads), PNG + HTML"] = s
-        with XferaPipeline(classifier=clf, au_source=args.au_source, prepare_workers=0) as pipe:
-            for _ in range(2):  # the first call runs eagerly, the second traces
-                pipe.explain_many(srcs[: args.batch_size], batch_size=args.batch_size)
-            _, s, _ = run_batched(pipe, srcs, args.batch_size, None)
-            throughput["batched (no prepare threads), no report files"] = s
+        for workers in (1, 0):  # the default (above) against fewer background threads
+            with XferaPipeline(classifier=clf, au_source=args.au_source, prepare_workers=workers) as pipe:
+                for _ in range(2):  # the first call runs eagerly, the second traces
+                    pipe.explain_many(srcs[: args.batch_size], batch_size=args.batch_size)
+                _, s, _ = run_batched(pipe, srcs, args.batch_size, None)
+                throughput[f"batched ({workers} prepare threads), no report files"] = s
 
         print(f"\n1. median per image, stage share of the sum ({len(srcs)} images; batched: the "
               "model stage is per batch / batch size; prepare threads overlap stages)")
