@@ -118,6 +118,19 @@ def test_report_flags(flags, png, html):
 
     args = build_parser().parse_args(["explain", "x.png", *flags])
     assert report_files(args) == (png, html)
+    assert (args.gradcam, args.gradcam_engine) == ("gradcam", "auto")
+
+
+def test_cli_gradcam_method_and_engine(tiny_model_file, astronaut, tmp_path, face_landmarker_path):
+    """``--gradcam`` / ``--gradcam-engine`` reach the pipeline: the reference engine and another
+    tf-keras-vis method both give a complete explanation."""
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    for i, flags in enumerate((["--gradcam-engine", "tf-keras-vis"], ["--gradcam", "layercam"])):
+        out = tmp_path / f"out{i}"
+        assert main(["explain", str(tmp_path / "a.png"), "--model", str(tiny_model_file), "--out",
+                     str(out), "--report", "none", *flags]) == 0
+        data = json.loads((out / "a.json").read_text())
+        assert set(JSON_KEYS) <= set(data) and "gradcam" in data["timings"]
 
 
 def test_demo_without_default_model_fails_clearly(monkeypatch, tmp_path, capsys):

@@ -84,6 +84,12 @@ def _common_options(p) -> None:
     p.add_argument("--k", type=float, default=1.0, help="hot threshold = mean + k*std (default 1)")
     p.add_argument("--margin", type=float, default=None,
                    help="crop margin around the detected face (default: the model's, else 0.1)")
+    p.add_argument("--gradcam", default="gradcam",
+                   choices=("gradcam", "gradcam++", "scorecam", "layercam"),
+                   help="heatmap method (default gradcam; the others run through tf-keras-vis)")
+    p.add_argument("--gradcam-engine", default="auto", choices=("auto", "fast", "tf-keras-vis"),
+                   help="Grad-CAM engine: fast (one traced pass, the default via auto) or "
+                        "tf-keras-vis (the reference)")
     p.add_argument("--report", choices=REPORTS, default="all",
                    help="report files per image besides the JSON: none | png (panel) | html | "
                         "all (default %(default)s)")
@@ -139,7 +145,8 @@ def _make_pipeline(args):
     if str(args.narrator).lower().startswith("openai"):
         options = {"base_url": args.llm_base_url, "timeout": args.llm_timeout}
     return XferaPipeline(model_path=args.model, au_source=args.au_source, narrator=args.narrator,
-                         k=args.k, margin=args.margin, narrator_options=options)
+                         k=args.k, margin=args.margin, narrator_options=options,
+                         gradcam_method=args.gradcam, gradcam_engine=args.gradcam_engine)
 
 
 def write_outputs(exp, out_dir: Path, name: str, png: bool = True, html: bool = True) -> list[Path]:
@@ -161,15 +168,16 @@ def write_image_outputs(exps: list, out_dir: Path, name: str, png: bool = True, 
     if not (png or html):
         return written
     from xfer_keras.report.html import save_html
-    from xfer_keras.report.panel import panel_png
+    from xfer_keras.report.panel import overlays, panel_png
 
-    panels = [panel_png(exp) for exp in exps]
+    images = [overlays(exp) for exp in exps]  # once, for the panel and the HTML
+    panels = [panel_png(exp, im) for exp, im in zip(exps, images)]
     if png:
         for stem, panel in zip(stems, panels):
             written.append(atomic_write_bytes(out_dir / f"{stem}.png", panel))
     if html:
         written.append(save_html(exps, out_dir / f"{name}.html", title=f"XFERa: {name}",
-                                 panels=panels))
+                                 panels=panels, images=images))
     return written
 
 
