@@ -9,8 +9,8 @@ Counted: decoding, detection + tracking, the batched pipeline (crop, mesh + AUs,
 Grad-CAM, hot landmarks, fusion, narration), smoothing, segments and the key frames' second pass
 (the report files are not written). Prints, after a warm-up run on a short clip:
 
-1. sampled frames/s over the whole ``explain_video`` call, and the clip-level split (decode,
-   detect + track, pipeline, key frames);
+1. sampled frames/s over the whole ``explain_video`` call, and the clip-level split (decode and
+   detect on the read-ahead thread, overlapping track, pipeline and key frames);
 2. the pipeline's own stages, in ms per explained face (``load``/``mesh`` run on the prepare
    threads, overlapped with the model);
 3. the AU decision: the same run with no AU source (no MediaPipe mesh, no AU reading; a
@@ -70,7 +70,8 @@ def report(title, video, seconds):
     print(f"\n{title}: {n} sampled frames in {seconds:.2f} s -> {n / seconds:.1f} sampled frames/s "
           f"({1e3 * seconds / n:.1f} ms/frame)")
     split = {k: v for k, v in video.timings.items() if k != "total"}
-    print("  clip split: " + ", ".join(f"{k} {1e3 * v / n:.1f} ms/frame" for k, v in split.items()))
+    print("  clip split (decode + detect on the read-ahead thread, overlapping the rest): "
+          + ", ".join(f"{k} {1e3 * v / n:.1f} ms/frame" for k, v in split.items()))
     stages = video.stage_ms
     print("  pipeline stages (ms per face): " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()))
 

@@ -7,7 +7,8 @@ track id (:class:`~xfer_keras.video.tracking.FaceTracker`), and queues the main 
 (``faces="largest"``) or every face (``"all"``); queued faces go through
 :meth:`XferaPipeline.explain_many` ``batch_size`` at a time with the boxes already found, so the
 image pipeline runs unchanged (classification and Grad-CAM batched, the AU source per face).
-A frame without the face is a ``no_face`` row. At the end the probabilities are smoothed
+Decoding and detection run one thread ahead of the model (a bounded queue), so they overlap
+the batched classification and Grad-CAM. A frame without the face is a ``no_face`` row. At the end the probabilities are smoothed
 (:mod:`xfer_keras.video.timeline`), cut into segments, and the key frames of the longest segments
 are explained once more with their arrays (crop, Grad-CAM) for the report's panels; only those
 frames are decoded again, so memory does not grow with the clip's length.
@@ -57,7 +58,7 @@ def explain_video(pipeline, source, sampling: Sampling | None = None, faces: str
     rows: list[dict] = []
     found: dict[tuple[int, int], object] = {}   # (frame, face_id) -> Face, for the key frames
     pending: list[tuple[dict, object, object]] = []
-    timings = {"decode": 0.0, "detect": 0.0, "explain": 0.0}
+    timings = {"decode": 0.0, "detect": 0.0, "track": 0.0, "explain": 0.0}
     meta: dict[str, str | None] = {}
     stage_sums: dict[str, float] = {}   # pipeline stage -> seconds summed over explained faces
     bar = _progress_bar(reader, sampling, progress)
@@ -82,15 +83,11 @@ def explain_video(pipeline, source, sampling: Sampling | None = None, faces: str
             rows.append({**base, "status": "ok", **row})
         pending.clear()
 
-    t_decode = time.perf_counter()
-    for sample, frame in enumerate(reader.frames(sampling)):
+    detected_frames = _detect_ahead(reader, sampling, pipeline.detector, lookahead=2 * batch_size)
+    for sample, (frame, detected, t_decode, t_detect) in enumerate(detected_frames):
         t0 = time.perf_counter()
-        timings["decode"] += t0 - t_decode
-        try:
-            detected = pipeline.detector.detect(frame.rgb, source=_frame_name(reader, {"time": frame.time}),
-                                                policy="all", exhaustive=False)
-        except NoFaceError:
-            detected = []
+        timings["decode"] += t_decode
+        timings["detect"] += t_detect
         boxes = [f.box for f in detected]
         ids = tracker.update(boxes)
         if faces == "largest":
@@ -98,7 +95,7 @@ def explain_video(pipeline, source, sampling: Sampling | None = None, faces: str
             chosen = [] if main is None else [(detected[main], ids[main])]
         else:
             chosen = list(zip(detected, ids))
-        timings["detect"] += time.perf_counter() - t0
+        timings["track"] += time.perf_counter() - t0
         base = {"sample": sample, "frame": frame.index, "time": round(frame.time, 4)}
         if not chosen:
             rows.append({**base, "face_id": -1, "status": "no_face"})
@@ -111,7 +108,6 @@ def explain_video(pipeline, source, sampling: Sampling | None = None, faces: str
             flush()
         if bar is not None:
             bar.update(1)
-        t_decode = time.perf_counter()
     flush()
     if bar is not None:
         bar.close()
@@ -143,6 +139,60 @@ def explain_video(pipeline, source, sampling: Sampling | None = None, faces: str
     n_ok = int((table["status"] == "ok").sum())
     video.stage_ms = {k: 1e3 * v / n_ok for k, v in stage_sums.items()}
     return video
+
+
+def _detect_ahead(reader: VideoReader, sampling: Sampling, detector, lookahead: int):
+    """``(frame, faces, decode s, detect s)`` per sampled frame, decoded and detected on a
+    background thread up to ``lookahead`` frames ahead, so that decoding and detection overlap
+    the batched model run on the calling thread (OpenCV, dlib and MediaPipe release the GIL).
+    The detector is used by that thread only; errors (VideoReadError) re-raise here."""
+    import queue
+    import threading
+
+    items: queue.Queue = queue.Queue(maxsize=max(1, lookahead))
+    stop = threading.Event()
+    done = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce():
+        try:
+            t_start = time.perf_counter()
+            for frame in reader.frames(sampling):
+                t0 = time.perf_counter()
+                try:
+                    faces = detector.detect(frame.rgb, source=_frame_name(reader, {"time": frame.time}),
+                                            policy="all", exhaustive=False)
+                except NoFaceError:
+                    faces = []
+                t1 = time.perf_counter()
+                if not put((frame, faces, t0 - t_start, t1 - t0)):
+                    return
+                t_start = time.perf_counter()
+            put(done)
+        except BaseException as error:  # handed to the consumer, raised there
+            put(error)
+
+    worker = threading.Thread(target=produce, name="xfer-video-detect", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = items.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 def _explain_key_frames(pipeline, reader, video: VideoExplanation, found, limit: int) -> None:
