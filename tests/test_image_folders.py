@@ -101,3 +101,24 @@ def test_fer2013_duplicates_and_listing(fer2013_dir):
     rel = {str(p.relative_to(fer2013_dir)) for p in map(__import__("pathlib").Path, test["path"])}
     assert rel.isdisjoint(bad)
     assert 7000 < len(test) < 7178
+
+
+def test_sharp_fer2013_train_drops_test_duplicates(fer2013_dir):
+    """The sharp train copy has the blurred copy's names and labels; train files byte-identical
+    to test files are dropped (so no test image is seen in training)."""
+    if not (fer2013_dir.parent / "fer2013_sharp").is_dir():
+        pytest.skip("fer2013_sharp not in XFER_DATA_DIR")
+    import hashlib
+
+    from xfer_keras.data.image_folders import fer2013_test_duplicates
+
+    sharp = list_fer2013("train", root=fer2013_dir.parent)
+    blurred = list_fer2013("train", root=fer2013_dir.parent, sharp=False)
+    leaked = fer2013_test_duplicates(fer2013_dir.parent)
+    assert len(leaked) == 703
+    assert set(sharp["rel"]) == set(blurred["rel"]) - leaked
+    assert all("fer2013_sharp" in p for p in sharp["path"][:5])
+    test_md5 = {hashlib.md5(open(p, "rb").read()).hexdigest()
+                for p in list_fer2013("test", root=fer2013_dir.parent)["path"]}
+    assert not any(hashlib.md5(open(p, "rb").read()).hexdigest() in test_md5
+                   for p in sharp["path"])

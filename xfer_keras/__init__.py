@@ -9,7 +9,8 @@ Two methods, one library:
 Importing the package sets ``ONEDNN_MAX_CPU_ISA=AVX2`` (unless the user set it) *before*
 TensorFlow is imported anywhere: TensorFlow's oneDNN CPU kernels crash on gradients of 1x1
 stride-2 convolutions with few channels, and mediapipe imports TensorFlow too. Import
-``xfer_keras`` first, or set the variable yourself.
+``xfer_keras`` first, or set the variable yourself. It also makes ``keras.saving.load_model``
+find our custom layers (:mod:`xfer_keras.custom_objects`) without importing Keras itself.
 """
 
 import os as _os
@@ -31,6 +32,9 @@ from xfer_keras.errors import (  # noqa: E402  (after the environment is set)
     MissingColumnsError,
 )
 from xfer_keras.emotions import EMOTIONS6, EMOTIONS7, canonical_emotion  # noqa: E402
+from xfer_keras.custom_objects import register_when_keras_loads  # noqa: E402
+
+register_when_keras_loads()  # BAM & co. resolve in keras.saving.load_model, Keras not imported
 
 __all__ = [
     "__version__",

@@ -6,8 +6,9 @@
 * :func:`parse_kdef_name` / :func:`list_kdef` - KDEF file names (``AF01ANS.JPG``: session,
   gender, subject, expression, angle).
 * :func:`read_rafdb_labels` - RAF-DB ``list_patition_label.txt`` (``train_00001.jpg 5``).
-* :func:`fer2013_conflicting_duplicates` / :func:`list_fer2013` - FER2013 with the byte-identical
-  images of conflicting labels (``exact_duplicate_groups.csv``) dropped.
+* :func:`fer2013_conflicting_duplicates` / :func:`fer2013_test_duplicates` / :func:`list_fer2013` -
+  FER2013 (sharp train copy by default) without byte-identical images of conflicting labels and
+  without train files that duplicate test files.
 * :func:`load_images` - decode a DataFrame into a uint8 array ``(N, S, S, C)``; labels via
   :func:`encode_labels` (index in ``EMOTIONS7``).
 * :func:`stratified_split` - a seeded, per-class validation split carved from a training frame.
@@ -153,16 +154,41 @@ def fer2013_conflicting_duplicates(root) -> set[str]:
     return set(table.loc[n_labels > 1, "path"])
 
 
-def list_fer2013(split: str = "train", root=None, drop_conflicting: bool = True) -> pd.DataFrame:
-    """FER2013 ``train`` or ``test`` as ``[path, emotion]``, conflicting duplicates dropped."""
+def fer2013_test_duplicates(root=None) -> set[str]:
+    """Train paths (``train/<emotion>/x.jpg``) byte-identical to a FER2013 test file, from
+    ``fer2013_sharp/train_test_exact_duplicates.csv``: dropped for an honest test figure (they
+    could only be seen once the train copy was sharp)."""
+    csv = dataset_dir("fer2013_sharp", root) / "train_test_exact_duplicates.csv"
+    if not csv.is_file():
+        return set()
+    table = pd.read_csv(csv)
+    if "train_path" not in table:
+        raise MissingColumnsError(f"{csv}: missing column 'train_path'")
+    return {p if p.startswith("train/") else f"train/{p}" for p in table["train_path"]}
+
+
+def list_fer2013(split: str = "train", root=None, drop_conflicting: bool = True,
+                 sharp: bool = True, drop_test_duplicates: bool = True) -> pd.DataFrame:
+    """FER2013 ``train`` or ``test`` as ``[path, emotion, rel]`` (``rel``: ``train/happy/x.jpg``).
+
+    ``sharp``: read ``train`` from ``fer2013_sharp/`` (the original pixels; the ``fer2013/train``
+    copy carries a 3.3 px blur). ``drop_conflicting`` drops byte-identical groups with different
+    labels; ``drop_test_duplicates`` drops train files byte-identical to test files. ``root`` is
+    the folder holding ``fer2013/`` (and ``fer2013_sharp/``), or ``fer2013/`` itself.
+    """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     base = dataset_dir("fer2013", root)
-    frame = list_image_folder(base / split)
+    images = dataset_dir("fer2013_sharp", base.parent) if split == "train" and sharp else base
+    frame = list_image_folder(images / split)
+    frame["rel"] = [Path(p).relative_to(images).as_posix() for p in frame["path"]]
+    bad = set()
     if drop_conflicting:
-        bad = fer2013_conflicting_duplicates(base)
-        rel = [str(Path(p).relative_to(base)) for p in frame["path"]]
-        frame = frame[[r not in bad for r in rel]].reset_index(drop=True)
+        bad |= fer2013_conflicting_duplicates(base)
+    if split == "train" and drop_test_duplicates and sharp:
+        bad |= fer2013_test_duplicates(base.parent)
+    if bad:
+        frame = frame[~frame["rel"].isin(bad)].reset_index(drop=True)
     return frame
 
 

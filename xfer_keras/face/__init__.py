@@ -12,7 +12,7 @@ on the first detection. Coordinates: pixel centres at integers (see :mod:`xfer_k
 
 from xfer_keras.errors import ImageReadError, MultipleFacesError, NoFaceError
 from xfer_keras.face.batch import detect_many, iter_detect
-from xfer_keras.face.crop import crop_face, square_box
+from xfer_keras.face.crop import FRAMINGS, Framing, crop_face, square_box
 from xfer_keras.face.detector import (
     BACKENDS,
     POLICIES,
@@ -35,6 +35,8 @@ __all__ = [
     "detect_face",
     "detect_many",
     "iter_detect",
+    "FRAMINGS",
+    "Framing",
     "crop_face",
     "square_box",
     "clamp_box",

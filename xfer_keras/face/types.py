@@ -102,23 +102,33 @@ class Crop:
     ``image`` is ``(size, size, 3)`` uint8, padded (black by default) where the square leaves the
     original image. ``landmarks`` are the face's landmarks in crop pixel coordinates (same
     pixel-centre convention). ``box`` is the square ``(x0, y0, x1, y1)`` in original image
-    coordinates (may extend beyond the image). ``scale`` is crop pixels per original pixel, so
-    ``x_crop = (x - x0 + 0.5) * scale - 0.5``.
+    coordinates (may extend beyond the image; for a rotated crop, the square's bounding box).
+    ``scale`` is crop pixels per original pixel. Without ``matrix`` the crop is axis-aligned and
+    ``x_crop = (x - x0 + 0.5) * scale - 0.5``; ``matrix`` (2x3, original -> crop pixels) is set
+    for crops aligned by a similarity transform (rotated so the eyes are level).
     """
 
     image: np.ndarray
     landmarks: np.ndarray
     box: tuple[int, int, int, int]
     scale: float
+    matrix: np.ndarray | None = None
+
+    def _affine(self) -> np.ndarray:
+        if self.matrix is not None:
+            return np.asarray(self.matrix, dtype=np.float64)
+        x0, y0 = (float(v) for v in self.box[:2])
+        s = float(self.scale)
+        return np.array([[s, 0.0, (0.5 - x0) * s - 0.5], [0.0, s, (0.5 - y0) * s - 0.5]])
 
     def to_crop(self, points: np.ndarray) -> np.ndarray:
         """Map original-image points ``(..., 2)`` into crop coordinates."""
         points = np.asarray(points, dtype=np.float64)
-        offset = np.array(self.box[:2], dtype=np.float64)
-        return ((points - offset + 0.5) * self.scale - 0.5).astype(np.float32)
+        m = self._affine()
+        return (points @ m[:, :2].T + m[:, 2]).astype(np.float32)
 
     def to_original(self, points: np.ndarray) -> np.ndarray:
         """Map crop points ``(..., 2)`` back into original-image coordinates."""
         points = np.asarray(points, dtype=np.float64)
-        offset = np.array(self.box[:2], dtype=np.float64)
-        return ((points + 0.5) / self.scale - 0.5 + offset).astype(np.float32)
+        m = self._affine()
+        return ((points - m[:, 2]) @ np.linalg.inv(m[:, :2]).T).astype(np.float32)

@@ -64,6 +64,10 @@ class ClassifierConfig:
     architecture: str | None = None
     input_blur: float = 0.0  # Gaussian sigma (pixels at input_size) applied after resizing
     tta_flip: bool = False  # average the probabilities of each crop and its mirror image
+    # how face crops are cut for this model: a name in xfer_keras.face.FRAMINGS (or a Framing
+    # dict) to frame by the eyes and mouth like the training images, else a box margin
+    framing: str | dict | None = None
+    crop_margin: float = 0.1
     extra: dict = dataclasses.field(default_factory=dict)  # training data, metrics, ...
 
     @classmethod
@@ -126,6 +130,13 @@ class EmotionClassifier:
     @property
     def preprocessing(self) -> str:
         return self.config.preprocessing
+
+    def crop_options(self) -> dict:
+        """``crop_face`` keyword arguments that frame a face as this model was trained
+        (``framing`` when the config names one, else ``margin``)."""
+        if self.config.framing:
+            return {"framing": self.config.framing}
+        return {"margin": float(self.config.extra.get("crop_margin", self.config.crop_margin))}
 
     def __repr__(self):
         return (f"EmotionClassifier({self.config.architecture or self.model.name}, "

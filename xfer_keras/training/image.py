@@ -165,7 +165,9 @@ def fit_classifier(classifier, x_train, y_train, x_val=None, y_val=None, recipe=
         classifier: an :class:`~xfer_keras.models.classifier.EmotionClassifier` (its
             ``preprocess`` is applied to the raw arrays, its config saved with checkpoints).
         x_train: uint8 ``(N, S, S, C)``, any S and C (resized / converted on the fly to the
-            model's input); ``y_train`` int class indices in ``classifier.class_names`` order.
+            model's input); ``y_train`` int class indices in ``classifier.class_names`` order,
+            or soft targets ``(N, K)`` (e.g. FER+ vote distributions, rows summing to 1; class
+            weights then follow each row's argmax and accuracy compares argmaxes).
         strategy: a ``tf.distribute.Strategy`` (MirroredStrategy, TPUStrategy, ...). The model
             must have been built under the same strategy's scope; default: the current one.
         checkpoint: path of the best-epoch ``.keras`` file (atomic writes); None = no file.
@@ -190,15 +192,18 @@ def fit_classifier(classifier, x_train, y_train, x_val=None, y_val=None, recipe=
     val_ds = None
     if x_val is not None:
         val_ds = make_dataset(x_val, y_val, batch_size=batch, preprocess=prep, **shape)
+    soft = np.asarray(y_train).ndim == 2
     if compile_model:
         with strategy.scope():
             classifier.model.compile(
                 optimizer=keras.optimizers.Adam(recipe.learning_rate),
                 loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing)
-                if recipe.label_smoothing else keras.losses.SparseCategoricalCrossentropy(),
-                metrics=["accuracy"],
+                if recipe.label_smoothing or soft else keras.losses.SparseCategoricalCrossentropy(),
+                # one metric name for both target kinds, so monitors and logs stay the same
+                metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")] if soft
+                else ["accuracy"],
             )
-    if recipe.label_smoothing:
+    if recipe.label_smoothing and not soft:
         n_cls = len(classifier.class_names)
         train_ds = train_ds.map(lambda x, y: (x, tf.one_hot(y, n_cls)))
         if val_ds is not None:
@@ -219,7 +224,8 @@ def fit_classifier(classifier, x_train, y_train, x_val=None, y_val=None, recipe=
     if deadline is not None:
         callbacks.append(Deadline(deadline))
     callbacks.extend(extra_callbacks)
-    weights = class_weights(y_train, len(classifier.class_names), class_weight_power) \
+    hard = np.asarray(y_train).argmax(1) if soft else y_train
+    weights = class_weights(hard, len(classifier.class_names), class_weight_power) \
         if recipe.class_weights else None
     if steps_per_epoch is not None:
         train_ds = train_ds.repeat()

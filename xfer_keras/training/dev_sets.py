@@ -1,0 +1,118 @@
+"""Out-of-domain dev sets for image-model choices, scored through the whole pipeline.
+
+The default model is judged on posed faces from datasets it never saw, so its settings (label
+set, crop framing) are chosen on our own out-of-domain dev sets, never on FER2013 test:
+
+* :func:`ckplus_peak_frames` - the last ``n_last`` frames of the 40 full-resolution CK+
+  sequences (640x490 lab photos);
+* :func:`ckplus48_frame` - CK+48 (48x48 crops of the last 3 frames of 327 sequences), no contempt;
+* :class:`FaceSet` - images with their dlib faces detected once (the pipeline's detector), so
+  several framings and models are scored on the same detections; a face the detector misses
+  counts as a wrong answer, as it would for a user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from xfer_keras.emotions import EMOTIONS7
+
+
+def ckplus_peak_frames(n_last: int = 3, root=None) -> pd.DataFrame:
+    """``[path, emotion, subject, sequence]`` of the last ``n_last`` frames of every CK+
+    sequence (six emotions; contempt is not among our classes)."""
+    from xfer_keras.data.ckplus import load_ckplus_sequences
+
+    rows = [(str(path), record.emotion, record.subject, record.sequence)
+            for record in load_ckplus_sequences(root)
+            for path in record.frame_paths[-n_last:]]
+    return pd.DataFrame(rows, columns=["path", "emotion", "subject", "sequence"])
+
+
+def ckplus48_frame(root=None) -> pd.DataFrame:
+    """CK+48 as ``[path, emotion]`` without contempt."""
+    from xfer_keras.config import dataset_dir
+    from xfer_keras.data.image_folders import list_image_folder
+
+    return list_image_folder(dataset_dir("ckplus48", root))
+
+
+@dataclass
+class FaceSet:
+    """Images, labels and the face dlib found in each (None: missed), detected once.
+
+    ``upscale`` enlarges small images before detection (CK+48's 48 px faces are below dlib's
+    80 px window); landmarks are mapped back to the original pixels.
+    """
+
+    paths: list
+    labels: np.ndarray
+    faces: list = field(default_factory=list)
+    images: list = field(default_factory=list)
+
+    @classmethod
+    def detect(cls, frame: pd.DataFrame, upscale: float = 1.0, detector=None) -> "FaceSet":
+        import cv2
+
+        from xfer_keras.data.image_folders import encode_labels
+        from xfer_keras.errors import NoFaceError
+        from xfer_keras.face import LandmarkDetector, load_image
+
+        own = detector is None
+        detector = detector or LandmarkDetector("dlib", upsample=1 if upscale > 1 else 0)
+        faces, images = [], []
+        try:
+            for path in frame["path"]:
+                rgb = load_image(path)
+                if upscale != 1.0:
+                    rgb = cv2.resize(rgb, None, fx=upscale, fy=upscale,
+                                     interpolation=cv2.INTER_CUBIC)
+                try:
+                    faces.append(detector.detect_one(rgb, source=str(path)))
+                except NoFaceError:
+                    faces.append(None)
+                images.append(rgb)
+        finally:
+            if own:
+                detector.close()
+        return cls(list(frame["path"]), encode_labels(frame["emotion"]), faces, images)
+
+    @property
+    def found(self) -> np.ndarray:
+        return np.array([f is not None for f in self.faces])
+
+    def face_crops(self, size: int = 96, framing=None, margin: float = 0.1) -> list:
+        """:class:`~xfer_keras.face.types.Crop` objects (image + landmarks) of the found faces."""
+        from xfer_keras.face import crop_face
+
+        return [crop_face(image, face, size=size, margin=margin, framing=framing)
+                for image, face in zip(self.images, self.faces) if face is not None]
+
+    def crops(self, size: int = 96, framing=None, margin: float = 0.1) -> np.ndarray:
+        """uint8 ``(n_found, size, size, 3)`` crops of the found faces."""
+        return np.stack([c.image for c in self.face_crops(size, framing, margin)])
+
+    def score(self, predict_proba, size: int = 96, framing=None, margin: float = 0.1) -> dict:
+        """Accuracy and macro F1 over ALL images (a missed face is wrong), per-class F1."""
+        pred = np.full(len(self.labels), -1)
+        if self.found.any():
+            pred[self.found] = predict_proba(self.crops(size, framing, margin)).argmax(1)
+        return score_predictions(self.labels, pred)
+
+
+def score_predictions(labels: np.ndarray, pred: np.ndarray) -> dict:
+    """Accuracy, macro F1 over the classes present in ``labels``, per-class F1 (a prediction of
+    -1, no face, is wrong for every class)."""
+    from xfer_keras.training.image import per_class_table
+
+    labels, pred = np.asarray(labels), np.asarray(pred)
+    table, _ = per_class_table(labels, np.where(pred < 0, len(EMOTIONS7), pred),
+                               EMOTIONS7 + ("no face",))
+    present = [EMOTIONS7[i] for i in sorted(set(labels.tolist()))]
+    return {"accuracy": float((pred == labels).mean()),
+            "macro_f1": float(table.loc[present, "f1"].mean()),
+            "f1": {name: float(table.loc[name, "f1"]) for name in present},
+            "n": int(len(labels)), "faces_found": int((pred >= 0).sum())}
