@@ -116,6 +116,7 @@ def test_corrupt_video_is_one_line_and_the_next_input_runs(ckplus_dir, ck_rows, 
     assert len(errors) == 2, captured.err
     assert str(broken) in errors[0] and str(blank) in errors[1] and "no face" in errors[1]
     assert "Traceback" not in captured.err
+    assert captured.err.strip().splitlines()[-1] == "0 explained, 2 failed, 1 of 3 videos explained"
     assert len(pd.read_csv(out / "good" / "frames.csv")) == 8     # 15 frames at 10 fps, 5/s
     assert not (out / "broken").exists()
 

@@ -235,16 +235,19 @@ def _explain(args) -> int:
                     done.append(result.to_row())
                     stem = f"{name}_face{result.face_index}" if per_face else name
                     print(f"{path}: {result.emotion} ({result.confidence_level}) -> {out_dir / stem}.json")
+            videos_ok = 0
             for clip, name in zip(clips, names[len(files):]):
-                if not _explain_clip(pipe, clip, out_dir / name, video_options, png, html):
+                if _explain_clip(pipe, clip, out_dir / name, video_options, png, html):
+                    videos_ok += 1
+                else:
                     failed += 1
     if done:
         import pandas as pd
 
         atomic_write_text(out_dir / "summary.csv", pd.DataFrame(done).to_csv(index=False))
         print(f"summary: {out_dir / 'summary.csv'} ({len(done)} {'faces' if per_face else 'images'})")
-    n_clips = len(clips)
-    print(f"{len(done)} explained, {failed} failed" + (f" ({n_clips} videos)" if n_clips else ""),
+    videos = f", {videos_ok} of {len(clips)} videos explained" if clips else ""
+    print(f"{len(done)} explained, {failed} failed{videos}",
           file=sys.stderr)
     return 1 if failed else 0
 
