@@ -61,24 +61,27 @@ def model_card(folder: Path) -> str:
         f"({recipe['ig_method']}, {recipe['ig_n_steps']} steps, `{recipe['baseline_rule']}` baselines) "
         f"ranked on each inner-training part; best pooled out-of-fold ROC-AUC, the smaller K within "
         f"{recipe['k_tolerance']}. Threshold: balanced-accuracy optimum of the same out-of-fold "
-        "probabilities.",
+        f"probabilities (0.5 when their ROC-AUC is below {recipe['threshold_min_auc']}).",
         "- Typical baselines (`baselines.npz`): the mean motion sequence of each emotion's training "
         "videos (averaged landmark tracks, no image), and the mean neutral shape for the segmenter.",
         "",
         "## The nets",
         "",
-        "| emotion | K | threshold | regions of the K landmarks | file size |",
-        "|---|---|---|---|---|",
+        "| emotion | K | inner-fold ROC-AUC per K | threshold | regions of the K landmarks | file size |",
+        "|---|---|---|---|---|---|",
     ]
     sizes = net_set.files()
     for e in net_set.emotions:
         s = net_set.specs[e]
         regions = ", ".join(f"{r} {n}" for r, n in region_counts(s.landmarks, meta["topology"]).items() if n)
-        lines.append(f"| {e} | {s.k} | {s.threshold:.3f} | {regions} | {sizes.get(e + '.keras', 0) / 1024:.0f} KiB |")
+        inner = ", ".join(f"K={int(r['k'])}: {r['roc_auc']:.2f}" for r in s.inner_scores)
+        lines.append(f"| {e} | {s.k} | {inner} | {s.threshold:.3f} | {regions} | "
+                     f"{sizes.get(e + '.keras', 0) / 1024:.0f} KiB |")
     lines += ["", f"Total size of the folder: {sum(sizes.values()) / 2**20:.2f} MiB.", "",
               "Landmark ids (iBUG 68, 0-based) per net:", ""]
     for e in net_set.emotions:
-        lines.append(f"- {e}: {net_set.specs[e].landmarks}")
+        ids = net_set.specs[e].landmarks
+        lines.append(f"- {e}: {'all 68' if len(ids) == meta['n_landmarks'] else ids}")
     summary_path = folder / "loso_summary.csv"
     lines += ["", "## Leave-one-subject-out figures of the same recipe", ""]
     if summary_path.is_file():
@@ -97,9 +100,14 @@ def model_card(folder: Path) -> str:
                          f"{r.accuracy:.3f} | {r.majority_baseline:.3f} | {r.k_values} |")
         if "verdict_accuracy" in info:
             lines += ["", f"Verdict (top emotion above its threshold, else \"no clear emotion\") on the "
-                          f"held-out videos: accuracy {info['verdict_accuracy']:.3f} (6-class majority "
-                          f"baseline {info['verdict_majority']:.3f}); \"no clear emotion\" for "
+                          f"held-out videos: accuracy {info['verdict_accuracy']:.3f} (always answering the "
+                          f"most frequent emotion: {info['verdict_majority']:.3f}); \"no clear emotion\" for "
                           f"{info['verdict_none']} of {info['n_videos']} videos."]
+        weak = summary[summary["balanced_accuracy"] <= 0.55]["emotion"].tolist()
+        if weak:
+            lines += ["", f"Not reliable as decisions: {', '.join(weak)} (held-out balanced accuracy at "
+                          "or near chance: the threshold chosen in training does not transfer to a new "
+                          "person, even where the ROC-AUC is above 0.5)."]
     else:
         lines.append("Not computed yet: run `python scripts/train_emo_nets.py` without `--skip-loso`.")
     lines += [

@@ -111,6 +111,8 @@ def shipped():
         pytest.skip(f"shipped EMO nets not available: {error}")
 
 
+@pytest.mark.real_data
+@pytest.mark.slow
 def test_recipe_without_one_subject_beats_majority_on_that_subject(motion_dataset):
     """Nets trained by the shipped recipe (K and thresholds chosen inside the training
     subjects) without S055 - the first subject with happiness, surprise and 4+ clips -
@@ -132,6 +134,7 @@ def test_recipe_without_one_subject_beats_majority_on_that_subject(motion_datase
         assert m["accuracy"] >= majority, (emotion, m, majority)
 
 
+@pytest.mark.real_data
 def test_happiness_net_looks_at_the_mouth(shipped, ckplus_dir):
     from xfer_keras.emo_pipeline import EmoPipeline
 
@@ -160,6 +163,7 @@ def _ck_frames(ckplus_dir, folder):
     return sequence_frames(ckplus_dir, {"frames_dir": folder})
 
 
+@pytest.mark.real_data
 def test_cli_on_a_happiness_video(shipped, ckplus_dir, tmp_path, capsys):
     from xfer_keras.cli import main
 
@@ -176,6 +180,7 @@ def test_cli_on_a_happiness_video(shipped, ckplus_dir, tmp_path, capsys):
     assert (tmp_path / "out" / "happy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.real_data
 @pytest.mark.parametrize("kind", ["no_face", "too_short", "corrupt"])
 def test_cli_bad_clip_one_line_and_nonzero_exit(kind, shipped, ckplus_dir, tmp_path, capsys):
     from xfer_keras.cli import main
@@ -194,3 +199,27 @@ def test_cli_bad_clip_one_line_and_nonzero_exit(kind, shipped, ckplus_dir, tmp_p
     assert code == 1
     assert len(lines) == 1 and lines[0].startswith("error: ") and str(clip) in lines[0], captured.err
     assert "Traceback" not in captured.err and not (tmp_path / "out").exists()
+
+
+@pytest.mark.real_data
+def test_pipeline_many_clips_errors_as_values(shipped, ckplus_dir, tmp_path):
+    """A CK+ sequence folder gives a result, a folder without a face an error value, in order."""
+    from PIL import Image
+
+    from xfer_keras.emo_pipeline import EmoPipeline, EmoResult
+    from xfer_keras.errors import NoFaceError, VideoReadError
+
+    blank = tmp_path / "blank"
+    blank.mkdir()
+    for i in range(P):
+        Image.fromarray(np.full((96, 128, 3), 40 + 20 * i, np.uint8)).save(blank / f"f{i}.png")
+    with EmoPipeline(shipped, n_steps=16) as pipe:
+        good, no_face, missing = pipe.explain_many(
+            [ckplus_dir / "images/S052/001", blank, tmp_path / "nope.mp4"])
+    assert isinstance(good, EmoResult) and isinstance(no_face, NoFaceError)
+    assert isinstance(missing, VideoReadError)
+    table = good.to_dataframe()
+    assert len(table) == 68 and table["share"].sum() == pytest.approx(1.0)
+    assert set(table[table["attribution"] > 0]["landmark"]) <= set(good.net_landmarks)
+    saved = json.loads(good.to_json(tmp_path / "r.json"))
+    assert saved["probabilities"] == good.probabilities and saved["segment"]["frames"] == good.segment["frames"]
