@@ -60,8 +60,9 @@ class RecipeSettings:
     k_tolerance: float = 0.02  #: ROC-AUC within this of the best -> prefer the smaller K
     #: below this out-of-fold ROC-AUC the balanced-accuracy optimum is noise: threshold 0.5
     threshold_min_auc: float = 0.6
-    #: Adam's step: 3e-3 instead of the paper's 1e-4 (same out-of-fold ROC-AUC on CK+ motion in a
-    #: 5-fold check, about half the epochs; the CPU budget of nested leave-one-subject-out).
+    #: Adam's step: 3e-3 instead of the paper's 1e-4, for the CPU budget of nested
+    #: leave-one-subject-out (about half the time per net of 1e-3, at some cost in ROC-AUC:
+    #: docs/emo.md).
     learning_rate: float = 3e-3
     epochs: int = 40
     patience: int = 5
