@@ -41,6 +41,7 @@ INPUT_SIZE = pick(quick=64, full=224)
 WEIGHTS = pick(quick=None, full="imagenet")      # ImageNet weights need a connection
 EPOCHS = pick(quick=1, full=100)
 PER_CLASS = pick(quick=12, full=None)            # images per class (None = all)
+LABELS = "fer2013"                               # FER2013 only: or "ferplus" (FER+ votes)
 OUT = "outputs/05_resnet50_bam"
 
 def make_strategy():
@@ -65,9 +66,12 @@ print(type(strategy).__name__, "replicas:", strategy.num_replicas_in_sync,
 
 `xfer_keras.data.image_folders` reads `<root>/<emotion>/*.png|jpg|tiff` folders (FER2013, CK+48,
 JAFFE, KDEF-like), KDEF file names and RAF-DB's `list_patition_label.txt`; every label goes
-through `canonical_emotion`. FER2013's byte-identical images with conflicting labels are dropped.
-The validation split is carved from the training set (stratified, seeded); the test set is only
-used for the final table.
+through `canonical_emotion`. FER2013's train images come from the sharp copy
+(`fer2013_sharp/`), without byte-identical images of conflicting labels and without the train
+files that duplicate test files. With `LABELS = "ferplus"` the targets are the FER+ raters' vote
+distributions over our 7 classes (`xfer_keras.data.ferplus`: contempt, unknown and not-a-face
+images left out). The validation split is carved from the training set (stratified, seeded);
+the test set is only used for the final table.
 """),
     ("code", """
 from xfer_keras.data.image_folders import (list_fer2013, read_rafdb_labels, stratified_split,
@@ -89,8 +93,14 @@ LOAD_SIZE = 48 if DATASET == "FER2013" else 100   # stored small; resized on the
 x_train, y_train = load_images(train.path, LOAD_SIZE, 3), encode_labels(train.emotion)
 x_val, y_val = load_images(val.path, LOAD_SIZE, 3), encode_labels(val.emotion)
 x_test, y_test = load_images(test.path, LOAD_SIZE, 3), encode_labels(test.emotion)
+if DATASET == "FER2013" and LABELS == "ferplus":
+    from xfer_keras.data.ferplus import read_ferplus_votes, soft_targets
+    votes = read_ferplus_votes()
+    (t_train, k_train), (t_val, k_val) = soft_targets(votes, train.rel), soft_targets(votes, val.rel)
+    x_train, y_train, x_val, y_val = x_train[k_train], t_train[k_train], x_val[k_val], t_val[k_val]
 print(DATASET, "train", x_train.shape, "val", x_val.shape, "test", x_test.shape)
-print("train counts:", dict(zip(EMOTIONS7, np.bincount(y_train, minlength=7))))
+hard_train = np.asarray(y_train).argmax(1) if np.ndim(y_train) == 2 else y_train
+print("train counts:", dict(zip(EMOTIONS7, np.bincount(hard_train, minlength=7))))
 """),
     ("md", """
 ## 3. The model: ResNet50 + BAM, one flat graph
@@ -135,19 +145,20 @@ plt.show()
 ## 5. Evaluation: the paper's Table 1 shape and the confusion matrix
 
 The best epoch (on validation accuracy) was checkpointed atomically; reload it. Two inference
-settings are chosen without test labels (`xfer_keras.training.adaptation`): the shared FER2013
-`train/` copy is blurred and `test/` is sharp, so the inputs get the Gaussian blur measured
-between their pixels (~0 for RAF-DB), and mirror averaging is kept if it helps on validation.
-Then evaluate on the test set.
+checks need no test labels (`xfer_keras.training.adaptation`): how much blurrier the train
+pixels are than the test pixels (a warning above 1 px: the old shared FER2013 `train/` copy was
+blurred by 3.3 px; the sharp copy and RAF-DB measure ~0, and the inputs stay sharp), and mirror
+averaging, kept if it helps on validation. Then evaluate on the test set.
 """),
     ("code", """
-from xfer_keras.training.adaptation import choose_tta_flip, match_input_blur
+from xfer_keras.training.adaptation import check_input_blur, choose_tta_flip
 from xfer_keras.training.image import evaluate_classifier
 from xfer_keras.report.confusion import plot_confusion
 
 best = EmotionClassifier.load(f"{OUT}/resnet50_bam_best.keras")
-print("input blur:", match_input_blur(best, x_train, x_test), "->", best.config.input_blur)
-print("mirror averaging:", choose_tta_flip(best, x_val, y_val), "->", best.config.tta_flip)
+print("blur check:", check_input_blur(best, x_train, x_test), "->", best.config.input_blur)
+y_val_labels = np.asarray(y_val).argmax(1) if np.ndim(y_val) == 2 else y_val
+print("mirror averaging:", choose_tta_flip(best, x_val, y_val_labels), "->", best.config.tta_flip)
 evaluation = evaluate_classifier(best, x_test, y_test)
 print(f"{DATASET} test accuracy {evaluation.accuracy:.4f}, macro F1 {evaluation.macro_f1:.4f}")
 print(evaluation.markdown())
@@ -158,8 +169,10 @@ plt.show()
     ("md", """
 ## 6. Grad-CAM
 
-`GradCAM(clf)` explains the predicted class at crop resolution, through tf-keras-vis, on a view
-of the model that ends at the `logits` layer (nothing is cloned or modified). The default layer
+`GradCAM(clf)` explains the predicted class at crop resolution with the fast engine (one traced
+function; equal to tf-keras-vis' Grad-CAM within 1e-4, which stays selectable as
+`engine="tf-keras-vis"`), on a view of the model that ends at the `logits` layer (nothing is
+cloned or modified). The default layer
 is the deepest stage output with at least 7x7 cells (`conv5_block3_out` at 224, an earlier
 BAM at small inputs).
 """),

@@ -353,24 +353,14 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
 
 
 def check_or_match_blur(best, args, x_train, x_test) -> dict:
-    """Measure how much blurrier the train pixels are than the test pixels (no labels). With
-    ``--input-blur check`` warn above 1 px and leave the inputs sharp; ``auto`` blurs inputs by
-    the measured sigma; a number is used as given."""
-    from xfer_keras.training.adaptation import match_input_blur
+    """``--input-blur``: ``check`` (warn above 1 px, inputs stay sharp), ``auto`` (blur inputs
+    by the measured sigma) or a sigma used as given."""
+    from xfer_keras.training.adaptation import check_input_blur
 
     if args.input_blur not in ("check", "auto"):
         best.config.input_blur = float(args.input_blur)
         return {"method": "given on the command line"}
-    record = match_input_blur(best, x_train, x_test)
-    if args.input_blur == "check":
-        measured, best.config.input_blur = best.config.input_blur, 0.0
-        record["applied"] = False
-        if record["sigma"] > 1.0:
-            print(f"WARNING: the train images are blurrier than the test images by a "
-                  f"{record['sigma']:.2f} px Gaussian (at {record['measured_at']} px; "
-                  f"{measured} px at the model input); train on a sharp copy or pass "
-                  "--input-blur auto", file=sys.stderr, flush=True)
-    return record
+    return check_input_blur(best, x_train, x_test, apply=args.input_blur == "auto")
 
 
 def evaluate_test_sets(best, data: Fer2013Arrays) -> dict:

@@ -1,8 +1,9 @@
 """Inference settings of a trained classifier chosen without test labels.
 
-* :func:`match_input_blur`: when the training images are blurrier than the images the model
-  will see (the shared FER2013 copy: blurred ``train/``, sharp ``test/``), blur the inputs by the
-  same Gaussian, measured from pixels alone (:mod:`xfer_keras.data.blur`).
+* :func:`check_input_blur`: measure, from pixels alone (:mod:`xfer_keras.data.blur`), how much
+  blurrier the training images are than the images the model will see, and warn above 1 px (a
+  sharp-trained model needs no blur); with ``apply=True`` (:func:`match_input_blur`) blur the
+  inputs by that Gaussian (the shared FER2013 copy: blurred ``train/``, sharp ``test/``).
 * :func:`choose_tta_flip`: average each crop with its mirror image when that raises validation
   accuracy.
 
@@ -28,6 +29,26 @@ def match_input_blur(classifier, train_images, reference_images) -> dict:
             "sigma": estimate.sigma, "measured_at": size, "residual": estimate.residual,
             "gradient_energy": {"train": gradient_energy(train_images),
                                 "test": gradient_energy(reference_images)}}
+
+
+BLUR_WARNING_PX = 1.0
+
+
+def check_input_blur(classifier, train_images, reference_images, apply: bool = False) -> dict:
+    """:func:`match_input_blur`, then (unless ``apply``) keep the inputs sharp and warn on
+    stderr when the train images are blurrier than the reference by more than 1 px."""
+    import sys
+
+    record = match_input_blur(classifier, train_images, reference_images)
+    record["applied"] = bool(apply)
+    if not apply:
+        measured, classifier.config.input_blur = classifier.config.input_blur, 0.0
+        if record["sigma"] > BLUR_WARNING_PX:
+            print(f"WARNING: the train images are blurrier than the test images by a "
+                  f"{record['sigma']:.2f} px Gaussian (at {record['measured_at']} px; "
+                  f"{measured} px at the model input); train on a sharp copy, or blur the "
+                  "inputs to match", file=sys.stderr, flush=True)
+    return record
 
 
 def choose_tta_flip(classifier, x_val, y_val) -> dict:
