@@ -44,6 +44,19 @@ def fer2013_dir(data_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
+def shipped_classifier():
+    """The shipped default image model, loaded once (skips when its file is missing). Tests
+    must not change it: derive a new EmotionClassifier for other settings."""
+    from xfer_keras.errors import ModelFileError
+    from xfer_keras.models.classifier import EmotionClassifier
+
+    try:
+        return EmotionClassifier.load()
+    except ModelFileError as error:
+        pytest.skip(f"the shipped default model is needed: {error}")
+
+
+@pytest.fixture(scope="session")
 def face_landmarker_path() -> Path:
     """MediaPipe model file, resolved offline (skips when it cannot be found offline)."""
     from xfer_keras import assets

@@ -19,16 +19,6 @@ def tiny_clf():
     return EmotionClassifier(model, model_config("tiny_bam", model=model))
 
 
-@pytest.fixture(scope="module")
-def shipped_clf():
-    from xfer_keras.errors import ModelFileError
-
-    try:
-        return EmotionClassifier.load()
-    except ModelFileError as error:
-        pytest.skip(f"default model not available: {error}")
-
-
 def peak_frames(ckplus_dir, n):
     """``n`` of the CK+ peak frames, spread over the 40 sequences."""
     from xfer_keras.data.ckplus import load_ckplus_sequences
@@ -117,9 +107,9 @@ def test_heat_inside_box_helper():
 
 
 @pytest.mark.real_data
-def test_default_model_heat_is_on_the_face_ckplus(ckplus_dir, shipped_clf):
+def test_default_model_heat_is_on_the_face_ckplus(ckplus_dir, shipped_classifier):
     """On CK+ peak frames, mean Grad-CAM heat inside the face box > in the border band."""
-    clf = shipped_clf
+    clf = shipped_classifier
     face = pytest.importorskip("xfer_keras.face")
     peaks = peak_frames(ckplus_dir, 12)
     crops, boxes = [], []
@@ -176,7 +166,7 @@ def test_fast_equals_tf_keras_vis_tiny_model(tiny_clf, mirror):
 
 @pytest.mark.real_data
 @pytest.mark.parametrize("mirror", [False, True])
-def test_fast_equals_tf_keras_vis_on_ckplus(ckplus_dir, shipped_clf, mirror):
+def test_fast_equals_tf_keras_vis_on_ckplus(ckplus_dir, shipped_classifier, mirror):
     """On real CK+ peak-frame crops and the shipped model: maps within 1e-4 (max abs),
     probabilities within 1e-5, the same explained classes."""
     from xfer_keras.face import crop_face, detect_face
@@ -184,7 +174,7 @@ def test_fast_equals_tf_keras_vis_on_ckplus(ckplus_dir, shipped_clf, mirror):
     crops = []
     for path in peak_frames(ckplus_dir, 8):
         crops.append(crop_face(path, detect_face(path, backend="dlib"), size=224, margin=0.1).image)
-    assert_engines_agree(with_mirror(shipped_clf, mirror), np.stack(crops))
+    assert_engines_agree(with_mirror(shipped_classifier, mirror), np.stack(crops))
 
 
 def test_engine_choice(tiny_clf):

@@ -18,21 +18,10 @@ pytestmark = pytest.mark.real_data
 
 
 @pytest.fixture(scope="module")
-def classifier():
-    from xfer_keras.errors import ModelFileError
-    from xfer_keras.models.classifier import EmotionClassifier
-
-    try:
-        return EmotionClassifier.load()
-    except ModelFileError as error:
-        pytest.skip(f"the shipped default model is needed: {error}")
-
-
-@pytest.fixture(scope="module")
-def pipe(classifier, face_landmarker_path):
+def pipe(shipped_classifier, face_landmarker_path):
     from xfer_keras.pipeline import XferaPipeline
 
-    with XferaPipeline(classifier=classifier) as pipeline:
+    with XferaPipeline(classifier=shipped_classifier) as pipeline:
         yield pipeline
 
 
@@ -47,7 +36,7 @@ def first_sequence(rows, emotion):
     return next(r for r in rows if r["emotion"] == emotion)
 
 
-def test_clips_end_on_their_label(ckplus_dir, ck_rows, tmp_path, classifier, capsys):
+def test_clips_end_on_their_label(ckplus_dir, ck_rows, tmp_path, shipped_classifier, capsys):
     """A happiness and a surprise CK+ sequence (neutral -> peak) written as 10 fps clips: the
     main face's last segment has the sequence's label; frames.csv has one row per frame."""
     clips, labels, lengths = [], [], []
