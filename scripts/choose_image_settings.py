@@ -1,11 +1,18 @@
 """Choose the default model's label set and crop framing on out-of-domain dev sets.
 
     python scripts/choose_image_settings.py MODEL.keras [MODEL2.keras ...] [--json out.json]
+    python scripts/choose_image_settings.py MODEL.keras --apply OUT.keras   # write the choices
 
 Every candidate model is scored through the whole pipeline (dlib detection, crop, model) on the
 CK+ full-resolution peak frames (last 3 frames of the 40 sequences) with each candidate framing,
 and on CK+48 (already 48x48 crops framed like FER2013: model only). FER2013 test is never read
 here. Prints one table; the choice is the row with the best mean of the CK+ accuracies.
+
+``--apply OUT`` (one model): writes the chosen framing into the model's config, then scores
+Grad-CAM at each candidate layer on the CK+ peak crops cut with that framing
+(:func:`xfer_keras.explain.localisation.layer_localisation`) and sets the layer picked by
+:func:`~xfer_keras.explain.localisation.choose_layer` (the finest layer with pointing >= 0.9 and
+in:out ratio >= 2); both records go into the config's ``extra`` for the model card.
 """
 
 from __future__ import annotations
@@ -33,7 +40,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("models", nargs="+")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--apply", default=None, metavar="OUT",
+                        help="write the best framing and Grad-CAM layer into a copy of the model")
     args = parser.parse_args(argv)
+    if args.apply and len(args.models) != 1:
+        parser.error("--apply takes exactly one model")
 
     from xfer_keras.data.image_folders import encode_labels, load_images
     from xfer_keras.models.classifier import EmotionClassifier
@@ -62,7 +73,37 @@ def main(argv=None) -> int:
     print(f"best: {best['model']} with {best['framing']}")
     if args.json:
         Path(args.json).write_text(json.dumps({"rows": rows, "best": best}, indent=2))
+    if args.apply:
+        apply_choices(EmotionClassifier.load(args.models[0]), best, rows, peaks, Path(args.apply))
     return 0
+
+
+def apply_choices(clf, best, rows, peaks, out: Path) -> None:
+    """Set the chosen framing and Grad-CAM layer in ``clf``'s config and save it to ``out``."""
+    from xfer_keras.explain.localisation import choose_layer, layer_localisation
+
+    clf.config.framing = best["crop"].get("framing")
+    clf.config.crop_margin = float(best["crop"].get("margin", clf.config.crop_margin))
+    clf.config.extra["framing_choice"] = {
+        "rule": "best mean of CK+ peak (whole pipeline) and CK+48 accuracy",
+        "chosen": best["framing"],
+        "candidates": {r["framing"]: {"ckplus_peaks_accuracy": r["ckplus_peaks"]["accuracy"],
+                                      "ckplus_peaks_macro_f1": r["ckplus_peaks"]["macro_f1"]}
+                       for r in rows}}
+    scores = layer_localisation(clf, peaks.face_crops(224, **clf.crop_options()))
+    clf.config.gradcam_layer = choose_layer(scores)
+    clf.config.extra["gradcam_layer_choice"] = {
+        "rule": "finest layer with pointing >= 0.9 and pooled in:out ratio >= 2 on the CK+ "
+                "peak crops, else the closest",
+        "chosen": clf.config.gradcam_layer,
+        "candidates": {name: {k: r[k] for k in ("cells", "pointing", "ratio_median",
+                                                 "ratio_pooled")}
+                       for name, r in scores.items()}}
+    for name, r in scores.items():
+        print(f"  Grad-CAM {name} ({r['cells']}x{r['cells']}): pointing {r['pointing']:.3f}, "
+              f"in:out {r['ratio_pooled']:.2f} pooled / {r['ratio_median']:.2f} median")
+    clf.save(out)
+    print(f"wrote {out}: framing {clf.crop_options()}, Grad-CAM layer {clf.gradcam_layer}")
 
 
 if __name__ == "__main__":

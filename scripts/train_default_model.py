@@ -112,23 +112,23 @@ def training_targets(data: Fer2013Arrays, labels: str):
 
 
 def _inference_lines(clf) -> list[str]:
-    """The card's account of ``input_blur`` and ``tta_flip`` and how they were chosen."""
+    """The card's account of the inference settings (blur, mirror averaging, framing, Grad-CAM
+    layer) and how each was chosen; none of them on test labels."""
     extra = clf.config.extra
     blur, tta = extra.get("input_blur_choice", {}), extra.get("tta_flip_choice", {})
     lines = ["## Inference settings, chosen without test labels"]
     if "sigma" in blur:
         grad = blur.get("gradient_energy", {})
+        how = ("the inputs are blurred by it" if blur.get("applied", True) else
+               "below the 1 px warning level, so the inputs stay sharp")
         lines.append(
-            f"- `input_blur: {clf.config.input_blur}`: the shared FER2013 `train/` copy is "
-            f"blurred and `test/` is sharp (mean absolute horizontal gradient "
-            f"{grad.get('train', float('nan')):.1f} vs {grad.get('test', float('nan')):.1f}). "
-            "A Gaussian blur explains the difference: `xfer_keras.data.blur."
-            "estimate_relative_blur` blurs the test images' pixels (no labels) until their "
-            f"radial power spectrum matches the train images', giving sigma {blur['sigma']:.2f} "
-            f"px at {blur.get('measured_at', clf.input_size)} px (log-power misfit "
-            f"{blur['residual']:.3f}). Every "
-            "caller gets the blur through `EmotionClassifier.preprocess`, Grad-CAM included; a "
-            "model trained on sharp faces would not need it.")
+            f"- `input_blur: {clf.config.input_blur}`: `xfer_keras.data.blur."
+            "estimate_relative_blur` (pixels only, no labels) finds the training images blurrier "
+            f"than the test images by a Gaussian of sigma {blur['sigma']:.2f} px at "
+            f"{blur.get('measured_at', clf.input_size)} px (log-power misfit "
+            f"{blur['residual']:.3f}; mean absolute horizontal gradient "
+            f"{grad.get('train', float('nan')):.1f} train vs {grad.get('test', float('nan')):.1f} "
+            f"test): {how}.")
     elif clf.config.input_blur:
         lines.append(f"- `input_blur: {clf.config.input_blur}` (given by hand).")
     if "val_accuracy_plain" in tta:
@@ -138,6 +138,20 @@ def _inference_lines(clf) -> list[str]:
             f"{tta['val_accuracy_plain']:.4f} without; on only if it helps there.")
     else:
         lines.append(f"- `tta_flip: {str(clf.config.tta_flip).lower()}`.")
+    framing = extra.get("framing_choice")
+    if framing:
+        table = ", ".join(f"{name} {v['ckplus_peaks_accuracy']:.3f}"
+                          for name, v in framing["candidates"].items())
+        lines.append(
+            f"- Face crops: `{clf.crop_options()}` (`scripts/choose_image_settings.py`: "
+            f"{framing['rule']}; CK+ peak-frame accuracy through dlib + crop + model: {table}).")
+    layer = extra.get("gradcam_layer_choice")
+    if layer:
+        table = ", ".join(f"{name} ({v['cells']}x{v['cells']}) {v['pointing']:.2f} / "
+                          f"{v['ratio_pooled']:.2f}" for name, v in layer["candidates"].items())
+        lines.append(
+            f"- Grad-CAM layer `{clf.gradcam_layer}`: {layer['rule']} (pointing / in:out per "
+            f"layer: {table}; `benchmarks/gradcam_localisation.py`).")
     return lines + [""]
 
 
@@ -174,10 +188,17 @@ def write_model_card(path: Path, model_file: Path, clf, evaluations: dict, info:
         "",
         *_inference_lines(clf),
         "## Data",
-        "- Training: FER2013 `train` (48x48 gray, internet faces), byte-identical images with "
-        f"conflicting labels dropped ({info['n_train_before_split']} images kept), split "
-        f"stratified and seeded into {info['n_train']} train / {info['n_val']} validation "
-        "images. Model selection (best epoch) on validation accuracy only.",
+        f"- Training: FER2013 `train`, {info.get('train_copy', 'blurred')} copy "
+        "(48x48 gray, internet faces), byte-identical images with conflicting labels dropped"
+        + (" and the train files that duplicate test files dropped"
+           if info.get("train_copy") == "sharp" else "")
+        + f" ({info['n_train_before_split']} images kept), split stratified and seeded into "
+        f"{info['n_train']} train / {info['n_val']} validation images (the split earlier models "
+        "held out). Targets: "
+        + ("FER+ vote distributions over the 7 classes (`xfer_keras.data.ferplus`; "
+           f"{info.get('n_train_targets')} train images have one)"
+           if info.get("labels") == "ferplus" else "the FER2013 folder labels")
+        + ". Model selection (best epoch) on validation accuracy only.",
         f"- Test: FER2013 `test` ({info['n_test']} images), used only for the figures below.",
         "- Augmentation: horizontal flip, rotation +-10 deg, zoom +-10%, shift +-10%, "
         "brightness/contrast jitter; class weights (inverse frequency, square root).",

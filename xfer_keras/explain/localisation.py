@@ -5,8 +5,10 @@
 * **in:out ratio**: mean heat inside the hull divided by mean heat outside it (1 = no
   preference; border artefacts of zero padding or stride grids push it below 1).
 
-:func:`localisation_scores` averages both over crops; ``benchmarks/gradcam_localisation.py``
-prints them for each candidate Grad-CAM layer on the CK+ peak frames.
+:func:`localisation_scores` averages both over crops; :func:`layer_localisation` scores each
+candidate Grad-CAM layer of a classifier and :func:`choose_layer` picks one by a fixed rule
+(``benchmarks/gradcam_localisation.py`` prints the table on the CK+ peak frames,
+``scripts/choose_image_settings.py`` applies the rule there).
 """
 
 from __future__ import annotations
@@ -48,3 +50,51 @@ def localisation_scores(heatmaps, landmarks, shape) -> dict:
             "ratio_pooled": float(np.mean(heat_in) / pooled_out) if pooled_out > 0
             else float("inf"),
             "n": len(hits), "hits": hits, "ratios": ratios}
+
+
+def candidate_layers(model, min_cells: int = 3) -> list[str]:
+    """Stage outputs (BAM or block outputs) and first-conv ReLUs of each block, shallow to deep,
+    with at least ``min_cells`` x ``min_cells`` cells."""
+    import re
+
+    names = []
+    for layer in model.layers:
+        shape = getattr(getattr(layer, "output", None), "shape", None)
+        if shape is None or len(shape) != 4 or min(shape[1] or 0, shape[2] or 0) < min_cells:
+            continue
+        if re.match(r"^(bam\d+|conv\d+_block\d+_(out|1_relu))$", layer.name):
+            names.append(layer.name)
+    return names
+
+
+def layer_localisation(classifier, crops, layers=None) -> dict:
+    """``{layer: localisation_scores + cells}`` of Grad-CAM (predicted class) at each layer, for
+    :class:`~xfer_keras.face.types.Crop` objects cut as the pipeline cuts them."""
+    from xfer_keras.explain.gradcam import GradCAM
+
+    images = np.stack([c.image for c in crops])
+    landmarks = [c.landmarks for c in crops]
+    out = {}
+    for layer in layers or candidate_layers(classifier.model):
+        maps = GradCAM(classifier, layer=layer).explain(images)
+        scores = localisation_scores(maps, landmarks, images.shape[1:3])
+        scores["cells"] = int(classifier.model.get_layer(layer).output.shape[1])
+        out[layer] = scores
+    return out
+
+
+def choose_layer(scores: dict, pointing_min: float = 0.9, ratio_min: float = 2.0) -> str:
+    """The finest layer (most cells; deeper on ties) whose pointing and pooled in:out ratio
+    both reach the goals; when none does, the layer closest to them (the larger of the two
+    shortfalls, relative to its goal, smallest)."""
+    layers = list(scores)
+    passing = [name for name in layers if scores[name]["pointing"] >= pointing_min
+               and scores[name]["ratio_pooled"] >= ratio_min]
+    if passing:
+        return max(passing, key=lambda n: (scores[n]["cells"], layers.index(n)))
+
+    def shortfall(name):
+        r = scores[name]
+        return max(1 - r["pointing"] / pointing_min, 1 - r["ratio_pooled"] / ratio_min)
+
+    return min(layers, key=shortfall)

@@ -136,7 +136,7 @@ class EmotionClassifier:
         (``framing`` when the config names one, else ``margin``)."""
         if self.config.framing:
             return {"framing": self.config.framing}
-        return {"margin": float(self.config.extra.get("crop_margin", self.config.crop_margin))}
+        return {"margin": float(self.config.crop_margin)}
 
     def __repr__(self):
         return (f"EmotionClassifier({self.config.architecture or self.model.name}, "

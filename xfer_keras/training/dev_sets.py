@@ -42,11 +42,7 @@ def ckplus48_frame(root=None) -> pd.DataFrame:
 
 @dataclass
 class FaceSet:
-    """Images, labels and the face dlib found in each (None: missed), detected once.
-
-    ``upscale`` enlarges small images before detection (CK+48's 48 px faces are below dlib's
-    80 px window); landmarks are mapped back to the original pixels.
-    """
+    """Images, labels and the face dlib found in each (None: missed), detected once."""
 
     paths: list
     labels: np.ndarray
@@ -54,22 +50,18 @@ class FaceSet:
     images: list = field(default_factory=list)
 
     @classmethod
-    def detect(cls, frame: pd.DataFrame, upscale: float = 1.0, detector=None) -> "FaceSet":
-        import cv2
-
+    def detect(cls, frame: pd.DataFrame, detector=None) -> "FaceSet":
+        """Detect with ``detector`` (default: the pipeline's, dlib with the MediaPipe fallback)."""
         from xfer_keras.data.image_folders import encode_labels
         from xfer_keras.errors import NoFaceError
         from xfer_keras.face import LandmarkDetector, load_image
 
         own = detector is None
-        detector = detector or LandmarkDetector("dlib", upsample=1 if upscale > 1 else 0)
+        detector = detector or LandmarkDetector("dlib", fallback="mediapipe")
         faces, images = [], []
         try:
             for path in frame["path"]:
                 rgb = load_image(path)
-                if upscale != 1.0:
-                    rgb = cv2.resize(rgb, None, fx=upscale, fy=upscale,
-                                     interpolation=cv2.INTER_CUBIC)
                 try:
                     faces.append(detector.detect_one(rgb, source=str(path)))
                 except NoFaceError:
@@ -84,18 +76,18 @@ class FaceSet:
     def found(self) -> np.ndarray:
         return np.array([f is not None for f in self.faces])
 
-    def face_crops(self, size: int = 96, framing=None, margin: float = 0.1) -> list:
+    def face_crops(self, size: int = 224, framing=None, margin: float = 0.1) -> list:
         """:class:`~xfer_keras.face.types.Crop` objects (image + landmarks) of the found faces."""
         from xfer_keras.face import crop_face
 
         return [crop_face(image, face, size=size, margin=margin, framing=framing)
                 for image, face in zip(self.images, self.faces) if face is not None]
 
-    def crops(self, size: int = 96, framing=None, margin: float = 0.1) -> np.ndarray:
+    def crops(self, size: int = 224, framing=None, margin: float = 0.1) -> np.ndarray:
         """uint8 ``(n_found, size, size, 3)`` crops of the found faces."""
         return np.stack([c.image for c in self.face_crops(size, framing, margin)])
 
-    def score(self, predict_proba, size: int = 96, framing=None, margin: float = 0.1) -> dict:
+    def score(self, predict_proba, size: int = 224, framing=None, margin: float = 0.1) -> dict:
         """Accuracy and macro F1 over ALL images (a missed face is wrong), per-class F1."""
         pred = np.full(len(self.labels), -1)
         if self.found.any():
