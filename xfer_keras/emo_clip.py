@@ -100,15 +100,12 @@ def open_clip(source, name: str | None = None) -> Clip:
         if source.ndim != 4 or source.shape[-1] != 3:
             raise VideoReadError(f"{name or 'array'}: a clip array must be (T, H, W, 3), got {source.shape}")
         return Clip(name=name or "clip", array=source, n_frames=int(source.shape[0]))
-    from xfer_keras.video.reader import FRAME_SUFFIXES, _natural_key, is_video_file
+    from xfer_keras.video.reader import is_video_file, list_frame_files
 
     path = Path(os.fspath(source))
     name = name or str(path)
     if path.is_dir():
-        frames = sorted((p for p in path.iterdir() if p.is_file() and p.suffix.lower() in FRAME_SUFFIXES),
-                        key=_natural_key)
-        if not frames:
-            raise VideoReadError(f"{path}: no image frames in this folder")
+        frames = list_frame_files(path)
         return Clip(name=name, frame_paths=frames, n_frames=len(frames))
     if path.exists() and not is_video_file(path):
         raise VideoReadError(f"{path}: not a video file or a folder of frames")

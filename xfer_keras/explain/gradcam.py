@@ -232,26 +232,3 @@ def _normalize(maps: np.ndarray) -> np.ndarray:
     span = hi - lo
     return np.where(span > 1e-12, (maps - lo) / np.where(span > 1e-12, span, 1.0),
                     0.0).astype(np.float32)
-
-
-def heat_inside_box(cam: np.ndarray, box, border: float | None = None) -> tuple[float, float]:
-    """Mean heat inside ``box`` (x0, y0, x1, y1 in cam pixels) and in the band outside it.
-
-    ``border`` (pixels) limits the outside band to that width around the box (None: the whole
-    rest of the map). Returns ``(inside, outside)``; a property check for face crops.
-    """
-    cam = np.asarray(cam, dtype=np.float32)
-    h, w = cam.shape
-    x0, y0, x1, y1 = (int(round(v)) for v in box)
-    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
-    inside = np.zeros_like(cam, dtype=bool)
-    inside[y0:y1, x0:x1] = True
-    band = ~inside
-    if border is not None:
-        b = int(round(border))
-        ring = np.zeros_like(band)
-        ring[max(0, y0 - b):min(h, y1 + b), max(0, x0 - b):min(w, x1 + b)] = True
-        band &= ring
-    if not inside.any() or not band.any():
-        raise ValueError(f"box {box} leaves no inside or outside pixels in a {w}x{h} map")
-    return float(cam[inside].mean()), float(cam[band].mean())

@@ -52,9 +52,13 @@ def localisation_scores(heatmaps, landmarks, shape) -> dict:
             "n": len(hits), "hits": hits, "ratios": ratios}
 
 
-def candidate_layers(model, min_cells: int = 3) -> list[str]:
+MIN_CELLS = 6  # hot landmarks need a map that tells brows, eyes, nose and mouth apart
+
+
+def candidate_layers(model, min_cells: int = MIN_CELLS) -> list[str]:
     """Stage outputs (BAM or block outputs) and first-conv ReLUs of each block, shallow to deep,
-    with at least ``min_cells`` x ``min_cells`` cells."""
+    with at least ``min_cells`` x ``min_cells`` cells (a 3x3 map of a 48 px model cannot place
+    heat on one facial part)."""
     import re
 
     names = []

@@ -29,7 +29,7 @@ import numpy as np
 
 from xfer_keras.errors import VideoReadError
 
-__all__ = ["DEFAULT_SAMPLE_FPS", "DEFAULT_FRAMES_FPS", "VIDEO_SUFFIXES", "FRAME_SUFFIXES",
+__all__ = ["list_frame_files", "DEFAULT_SAMPLE_FPS", "DEFAULT_FRAMES_FPS", "VIDEO_SUFFIXES", "FRAME_SUFFIXES",
            "Sampling", "VideoFrame", "VideoReader", "is_video_file"]
 
 DEFAULT_SAMPLE_FPS = 5.0    # samples per second when neither --every nor --fps is given
@@ -101,6 +101,17 @@ def _natural_key(path: Path):
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
 
 
+def list_frame_files(folder: str | os.PathLike) -> list[Path]:
+    """The image files of a frames folder in natural name order (``f2`` before ``f10``);
+    ``VideoReadError`` when there are none."""
+    folder = Path(folder)
+    files = sorted((f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in FRAME_SUFFIXES),
+                   key=_natural_key)
+    if not files:
+        raise VideoReadError(f"{folder}: no image frames in this folder")
+    return files
+
+
 class VideoReader:
     """A video file or a folder of frames, read lazily; reusable (each ``frames()`` re-opens).
 
@@ -117,10 +128,7 @@ class VideoReader:
         self.is_folder = self.path.is_dir()
         self.name = self.path.name if self.is_folder else (self.path.stem or "video")
         if self.is_folder:
-            self._files = sorted((f for f in self.path.iterdir()
-                                  if f.is_file() and f.suffix.lower() in FRAME_SUFFIXES), key=_natural_key)
-            if not self._files:
-                raise VideoReadError(f"{self.path}: no image frames in this folder")
+            self._files = list_frame_files(self.path)
             self.native_fps = float(frames_fps or DEFAULT_FRAMES_FPS)
             self.n_frames: int | None = len(self._files)
             first = self._rgb_file(self._files[0])
