@@ -87,11 +87,12 @@ def layer_localisation(classifier, crops, layers=None) -> dict:
     return out
 
 
-def choose_layer(scores: dict, pointing_min: float = 0.9, ratio_min: float = 2.0) -> str:
-    """The finest layer (most cells; deeper on ties) whose pointing and pooled in:out ratio
-    both reach the goals; when none does, the layer closest to them (the larger of the two
-    shortfalls, relative to its goal, smallest)."""
-    layers = list(scores)
+def choose_layer(scores: dict, pointing_min: float = 0.9, ratio_min: float = 2.0,
+                 min_cells: int = MIN_CELLS) -> str:
+    """Among layers with at least ``min_cells`` cells, the finest (most cells; deeper on ties)
+    whose pointing and pooled in:out ratio both reach the goals; when none does, the one
+    closest to them (the larger of the two shortfalls, relative to its goal, smallest)."""
+    layers = [name for name in scores if scores[name]["cells"] >= min_cells] or list(scores)
     passing = [name for name in layers if scores[name]["pointing"] >= pointing_min
                and scores[name]["ratio_pooled"] >= ratio_min]
     if passing:
