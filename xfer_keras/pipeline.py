@@ -155,7 +155,6 @@ class XferaPipeline:
         else:
             self.crop_options = {"margin": DEFAULT_MARGIN}
         self.crop_size = int(crop_size)
-        self.margin = self.crop_options.get("margin")
         self._gradcam = gradcam
         self.gradcam_method, self.gradcam_layer = gradcam_method, gradcam_layer
         self.gradcam_engine = gradcam_engine
