@@ -1,6 +1,7 @@
 """Speed of the BAM image models on this CPU, and what the oneDNN ISA cap costs.
 
     python benchmarks/image_model_speed.py                      # ISA/precision options table
+    python benchmarks/image_model_speed.py --arch resnet_bam_wide --rounds 1   # of another net
     python benchmarks/image_model_speed.py --models resnet_small_bam,resnet50_bam --steps 5
                                              # build / inference / train / Grad-CAM per model
 
@@ -8,7 +9,7 @@
 kernels once crashed on gradients of 1x1 stride-2 convolutions with few channels. Each option
 runs in a fresh subprocess (the cap is read when TensorFlow loads): first a crash probe (the
 gradients of several few-channel 1x1 stride-2 convs, the regression test's model among them),
-then train and inference images/s of the default model (batch 128 at 48 px). Options: ISA caps
+then train and inference images/s of ``--arch`` (batch 128 at 48 px). Options: ISA caps
 AVX2 / AVX512_CORE / AVX512_CORE_BF16 / no cap, oneDNN off, XLA ``jit_compile``, bf16 mixed
 precision. Rows are measured in rounds (every option once per round) so that a change in the
 machine's load hits all options alike; the median over rounds is printed with the load average.
@@ -40,7 +41,8 @@ OPTIONS = {  # name -> (environment, jit_compile, mixed_bfloat16)
 }
 
 
-DEFAULT_SIZES = {"resnet_small_bam": 48, "tiny_bam": 64, "resnet50_bam": 48}
+DEFAULT_SIZES = {"resnet_small_bam": 48, "resnet_bam_wide": 48, "tiny_bam": 64,
+                 "resnet50_bam": 48}
 
 
 def bench(name: str, size: int, steps: int) -> dict:
@@ -120,8 +122,8 @@ def crash_probe() -> str:
     return "ok"
 
 
-def child(option: str, steps: int) -> dict:
-    """Run in the subprocess: the probe, then train / inference speed of the default model."""
+def child(option: str, steps: int, arch: str = "resnet_small_bam") -> dict:
+    """Run in the subprocess: the probe, then train / inference speed of ``arch`` (48x48 gray)."""
     _, jit, mixed = OPTIONS[option]
     import xfer_keras  # noqa: F401  (keeps the caller's ONEDNN_MAX_CPU_ISA)
     import keras
@@ -133,7 +135,7 @@ def child(option: str, steps: int) -> dict:
     probe = crash_probe()
     if mixed:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    model = create("resnet_small_bam", input_size=48)
+    model = create(arch, input_size=48)
     model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", jit_compile=jit)
     batch = 128
     x = np.random.default_rng(0).uniform(size=(batch, 48, 48, 1)).astype("float32")
@@ -153,9 +155,10 @@ def child(option: str, steps: int) -> dict:
     return {"probe": probe, "train_ips": train_ips, "infer_ips": infer_ips}
 
 
-def run_option(option: str, steps: int) -> dict:
+def run_option(option: str, steps: int, arch: str = "resnet_small_bam") -> dict:
     env = {**os.environ, **OPTIONS[option][0], "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run([sys.executable, __file__, "--child", option, "--steps", str(steps)],
+    proc = subprocess.run([sys.executable, __file__, "--child", option, "--steps", str(steps),
+                           "--arch", arch],
                           env=env, capture_output=True, text=True, timeout=900)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
@@ -164,15 +167,15 @@ def run_option(option: str, steps: int) -> dict:
     return json.loads(lines[-1])
 
 
-def isa_table(rounds: int, steps: int) -> None:
+def isa_table(rounds: int, steps: int, arch: str = "resnet_small_bam") -> None:
     results = {name: [] for name in OPTIONS}
     loads = []
     for _ in range(rounds):
         for name in OPTIONS:
             loads.append(os.getloadavg()[0])
-            results[name].append(run_option(name, steps))
+            results[name].append(run_option(name, steps, arch))
     print(f"load average during the runs: {min(loads):.1f}-{max(loads):.1f} on "
-          f"{os.cpu_count()} CPUs; median of {rounds} round(s), {steps} steps of batch 128")
+          f"{os.cpu_count()} CPUs; {arch}; median of {rounds} round(s), {steps} steps of batch 128")
     print("| option | 1x1 stride-2 gradient probe | train img/s | inference img/s |")
     print("|---|---|---|---|")
     for name, runs in results.items():
@@ -190,14 +193,16 @@ def main(argv=None) -> int:
                         help="instead of the ISA table: build / inference / train / Grad-CAM "
                              "speed of these registry models (e.g. tiny_bam,resnet50_bam)")
     parser.add_argument("--size", type=int, default=None, help="input size for --models")
+    parser.add_argument("--arch", default="resnet_small_bam",
+                        help="registry model of the ISA table (48x48 gray), e.g. resnet_bam_wide")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(child(args.child, args.steps)), flush=True)
+        print(json.dumps(child(args.child, args.steps, args.arch)), flush=True)
     elif args.models:
         model_table(args.models, args.size, args.steps)
     else:
-        isa_table(args.rounds, args.steps)
+        isa_table(args.rounds, args.steps, args.arch)
     return 0
 
 

@@ -13,11 +13,13 @@ Crop sets (already face crops, so no detector is involved and both models see th
   - posed lab faces neither model was trained on; ``contempt`` excluded (not in the 7 classes),
   CK+48 has no ``neutral``.
 
-Whole pipeline: the CK+ full-resolution peak frames (last 3 frames of the 40 sequences), ours
-through dlib + the model's framing, the peer through its own Haar-cascade pipeline
-(:class:`FerPipeline`); a missed face counts as wrong.
+Whole pipeline: the CK+ full-resolution peak frames (last 3 frames of the 40 sequences), then
+the same with the first (neutral) frame of each sequence added, ours through dlib + the model's
+framing, the peer through its own Haar-cascade pipeline (:class:`FerPipeline`); a missed face
+counts as wrong.
 
-Prints accuracy, macro F1 (over the classes present) and per-class F1 side by side; exits 0 with a
+Prints accuracy, balanced accuracy (mean recall), macro F1 (over the classes present) and
+per-class F1 side by side; exits 0 with a
 message when ``fer`` is not installed.
 """
 
@@ -126,14 +128,13 @@ def evaluate(name, predict_proba, images, labels):
             "ms_per_image": 1000 * seconds / len(images)}
 
 
-def whole_pipeline_rows(ours, peer):
-    """CK+ full-resolution peak frames (last 3 of each of the 40 sequences) through each
-    model's own pipeline: ours = dlib + the model's framing, fer = its Haar cascade + crop."""
+def whole_pipeline_rows(ours, peer, frame):
+    """CK+ full-resolution frames (``frame``: path, emotion) through each model's own
+    pipeline: ours = dlib + the model's framing, fer = its Haar cascade + crop."""
     import numpy as np
 
-    from xfer_keras.training.dev_sets import FaceSet, ckplus_peak_frames, score_predictions
+    from xfer_keras.training.dev_sets import FaceSet, score_predictions
 
-    frame = ckplus_peak_frames(3)
     start = time.perf_counter()
     faces = FaceSet.detect(frame)
     r_ours = faces.score(ours.predict_proba, size=224, **ours.crop_options())
@@ -160,13 +161,14 @@ def print_table(title, labels, rows):
 
     counts = np.bincount(labels, minlength=7)
     print(f"\n## {title}: {len(labels)} images")
-    print("| model | accuracy | macro F1 | " + " | ".join(f"F1 {e}" for e in EMOTIONS7)
-          + " | faces found | ms/img |")
-    print("|---" * (5 + len(EMOTIONS7)) + "|")
+    print("| model | accuracy | balanced acc | macro F1 | "
+          + " | ".join(f"F1 {e}" for e in EMOTIONS7) + " | faces found | ms/img |")
+    print("|---" * (6 + len(EMOTIONS7)) + "|")
     for r in rows:
         f1 = " | ".join(f"{r['f1'][e]:.3f}" if counts[i] else "-"
                         for i, e in enumerate(EMOTIONS7))
-        print(f"| {r['name']} | {r['accuracy']:.4f} | {r['macro_f1']:.4f} | {f1} | "
+        print(f"| {r['name']} | {r['accuracy']:.4f} | {r['balanced_accuracy']:.4f} | "
+              f"{r['macro_f1']:.4f} | {f1} | "
               f"{r['faces_found']}/{r['n']} | {r['ms_per_image']:.2f} |")
     print("support: " + ", ".join(f"{e} {c}" for e, c in zip(EMOTIONS7, counts)), flush=True)
 
@@ -224,9 +226,18 @@ def main(argv=None) -> int:
                                     evaluate(f"fer {fer_version()}", peer.predict_proba,
                                              images, labels)])
     try:
-        labels, rows = whole_pipeline_rows(ours, peer)
+        import pandas as pd
+
+        from xfer_keras.training.dev_sets import ckplus_onset_frames, ckplus_peak_frames
+
+        peaks = ckplus_peak_frames(3)
+        labels, rows = whole_pipeline_rows(ours, peer, peaks)
         print_table("CK+ full-resolution peak frames (last 3 of 40 sequences), whole pipeline",
                     labels, rows)
+        both = pd.concat([peaks, ckplus_onset_frames()], ignore_index=True)
+        labels, rows = whole_pipeline_rows(ours, peer, both)
+        print_table("CK+ full-resolution peak frames + the first (neutral) frame of each "
+                    "sequence, whole pipeline", labels, rows)
     except DataNotFoundError as error:
         print(f"skip CK+ sequences: {error}")
     return 0

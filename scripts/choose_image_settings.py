@@ -1,18 +1,21 @@
-"""Choose the default model's label set and crop framing on out-of-domain dev sets.
+"""Choose the default model's crop framing and prior correction on out-of-domain dev sets.
 
     python scripts/choose_image_settings.py MODEL.keras [MODEL2.keras ...] [--json out.json]
     python scripts/choose_image_settings.py MODEL.keras --apply OUT.keras   # write the choices
 
 Every candidate model is scored through the whole pipeline (dlib detection, crop, model) on the
-CK+ full-resolution peak frames (last 3 frames of the 40 sequences) with each candidate framing,
-and on CK+48 (already 48x48 crops framed like FER2013: model only). FER2013 test is never read
-here. Prints one table; the choice is the row with the best mean of the CK+ accuracies.
+CK+ full-resolution frames: the last 3 frames of the 40 sequences (their emotion) and the first
+frame of each (neutral), with each candidate framing and each power of the prior correction
+(probabilities divided by the training class mix ** power, ``ClassifierConfig.prior_correction``),
+and on CK+48 (already 48x48 crops framed like FER2013: model only, no neutral class). FER2013
+test is never read here. Prints one table; the choice is the row with the best balanced
+accuracy (mean recall) on the CK+ full-resolution frames, ties broken by CK+48.
 
-``--apply OUT`` (one model): writes the chosen framing into the model's config, then scores
-Grad-CAM at each candidate layer on the CK+ peak crops cut with that framing
+``--apply OUT`` (one model): writes the chosen framing and prior correction into the model's
+config, then scores Grad-CAM at each candidate layer on the CK+ peak crops cut with that framing
 (:func:`xfer_keras.explain.localisation.layer_localisation`) and sets the layer picked by
 :func:`~xfer_keras.explain.localisation.choose_layer` (the finest layer with pointing >= 0.9 and
-in:out ratio >= 2); both records go into the config's ``extra`` for the model card.
+in:out ratio >= 2); the records go into the config's ``extra`` for the model card.
 """
 
 from __future__ import annotations
@@ -36,44 +39,94 @@ FRAMING_CANDIDATES = {  # name -> crop_face keyword arguments
 }
 
 
+PRIOR_POWERS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def training_prior(labels: str, cache: str | None) -> list[float]:
+    """The class mix the model was trained on: the mean FER+ vote distribution or the FER2013
+    label frequencies of the training split (``scripts/train_default_model.py``'s data)."""
+    import numpy as np
+
+    sys.path.insert(0, str(REPO / "scripts"))
+    from train_default_model import load_fer2013_arrays, training_targets
+
+    data = load_fer2013_arrays(48, 1, Path(cache) if cache else None)
+    _, targets, _, _ = training_targets(data, labels)
+    targets = np.asarray(targets)
+    prior = targets.mean(0) if targets.ndim == 2 else np.bincount(targets, minlength=7) / len(targets)
+    return [float(p) for p in prior]
+
+
+def model_labels(clf) -> str:
+    """"ferplus" or "fer2013": the targets the model was trained on (from its config)."""
+    info = clf.config.extra.get("dataset_info", {})
+    text = str(info.get("labels") or clf.config.extra.get("training_data", ""))
+    return "ferplus" if "ferplus" in text else "fer2013"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("models", nargs="+")
     parser.add_argument("--json", default=None)
     parser.add_argument("--apply", default=None, metavar="OUT",
-                        help="write the best framing and Grad-CAM layer into a copy of the model")
+                        help="write the best framing, prior correction and Grad-CAM layer into a "
+                             "copy of the model")
+    parser.add_argument("--cache", default="/tmp/xfer_fer2013sharp_48_gray.npz",
+                        help="the training script's array cache (for the training class prior)")
     args = parser.parse_args(argv)
     if args.apply and len(args.models) != 1:
         parser.error("--apply takes exactly one model")
 
-    from xfer_keras.data.image_folders import encode_labels, load_images
-    from xfer_keras.models.classifier import EmotionClassifier
-    from xfer_keras.training.dev_sets import (FaceSet, ckplus48_frame, ckplus_peak_frames,
-                                              score_predictions)
+    import numpy as np
+    import pandas as pd
 
-    peaks = FaceSet.detect(ckplus_peak_frames())
+    from xfer_keras.data.image_folders import encode_labels, load_images
+    from xfer_keras.emotions import EMOTIONS7
+    from xfer_keras.models.classifier import EmotionClassifier, class_weights_of
+    from xfer_keras.training.dev_sets import (FaceSet, ckplus48_frame, ckplus_onset_frames,
+                                              ckplus_peak_frames, score_predictions)
+
+    full = FaceSet.detect(pd.concat([ckplus_peak_frames(), ckplus_onset_frames()],
+                                    ignore_index=True))
+    onset = full.labels == EMOTIONS7.index("neutral")
     ck48 = ckplus48_frame()
     ck48_images, ck48_labels = load_images(ck48["path"], size=48, channels=1), \
         encode_labels(ck48["emotion"])
-    print(f"CK+ peaks: {len(peaks.labels)} frames, dlib found {peaks.found.sum()}; "
-          f"CK+48: {len(ck48_labels)} crops")
+    print(f"CK+ full-res: {int((~onset).sum())} peak + {int(onset.sum())} neutral onset frames, "
+          f"dlib found {full.found.sum()}; CK+48: {len(ck48_labels)} crops")
     rows = []
-    print("| model | framing | CK+ peaks acc | CK+ peaks macro F1 | CK+48 acc | CK+48 macro F1 |")
+    print("| model | framing | prior power | CK+ full-res balanced acc (peaks + onsets) | "
+          "CK+ peaks acc / macro F1 | CK+48 acc / macro F1 |")
     print("|---|---|---|---|---|---|")
     for path in args.models:
         clf = EmotionClassifier.load(path)
-        c48 = score_predictions(ck48_labels, clf.predict_proba(ck48_images).argmax(1))
+        clf.config.prior_correction = None  # raw probabilities; the powers are applied below
+        labels = model_labels(clf)
+        prior = training_prior(labels, args.cache)
+        p48 = clf.predict_proba(ck48_images)
         for name, kwargs in FRAMING_CANDIDATES.items():
-            r = peaks.score(clf.predict_proba, **kwargs)
-            rows.append({"model": path, "framing": name, "crop": kwargs, "ckplus_peaks": r,
-                         "ckplus48": c48})
-            print(f"| {Path(path).name} | {name} | {r['accuracy']:.4f} | {r['macro_f1']:.4f} | "
-                  f"{c48['accuracy']:.4f} | {c48['macro_f1']:.4f} |", flush=True)
-    best = max(rows, key=lambda r: (r["ckplus_peaks"]["accuracy"] + r["ckplus48"]["accuracy"]))
-    print(f"best: {best['model']} with {best['framing']}")
+            probs = clf.predict_proba(full.crops(224, **kwargs)) if full.found.any() else None
+            for power in PRIOR_POWERS:
+                weights = class_weights_of({"prior": prior, "power": power}, 7)
+                w = np.ones(7) if weights is None else weights
+                pred = full.predictions(None if probs is None else probs * w)
+                r_full = score_predictions(full.labels, pred)
+                r_peaks = score_predictions(full.labels[~onset], pred[~onset])
+                c48 = score_predictions(ck48_labels, (p48 * w).argmax(1))
+                rows.append({"model": path, "framing": name, "crop": kwargs, "power": power,
+                             "prior": prior, "labels": labels, "ckplus_fullres": r_full,
+                             "ckplus_peaks": r_peaks, "ckplus48": c48})
+                print(f"| {Path(path).name} | {name} | {power:.2f} | "
+                      f"{r_full['balanced_accuracy']:.4f} | {r_peaks['accuracy']:.4f} / "
+                      f"{r_peaks['macro_f1']:.4f} | {c48['accuracy']:.4f} / "
+                      f"{c48['macro_f1']:.4f} |", flush=True)
+    best = max(rows, key=lambda r: (r["ckplus_fullres"]["balanced_accuracy"],
+                                    r["ckplus48"]["balanced_accuracy"]))
+    print(f"best: {best['model']} with {best['framing']}, prior power {best['power']}")
     if args.json:
         Path(args.json).write_text(json.dumps({"rows": rows, "best": best}, indent=2))
     if args.apply:
+        peaks = full.subset(~onset)
         apply_choices(EmotionClassifier.load(args.models[0]), best, rows, peaks, Path(args.apply))
     return 0
 
@@ -82,14 +135,26 @@ def apply_choices(clf, best, rows, peaks, out: Path) -> None:
     """Set the chosen framing and Grad-CAM layer in ``clf``'s config and save it to ``out``."""
     from xfer_keras.explain.localisation import choose_layer, layer_localisation
 
+    rule = ("framing and prior power together: best balanced accuracy on the CK+ full-res "
+            "peak + neutral onset frames (whole pipeline), ties by CK+48")
     clf.config.framing = best["crop"].get("framing")
     clf.config.crop_margin = float(best["crop"].get("margin", clf.config.crop_margin))
     clf.config.extra["framing_choice"] = {
-        "rule": "best mean of CK+ peak (whole pipeline) and CK+48 accuracy",
-        "chosen": best["framing"],
+        "rule": rule, "chosen": best["framing"],
         "candidates": {r["framing"]: {"ckplus_peaks_accuracy": r["ckplus_peaks"]["accuracy"],
-                                      "ckplus_peaks_macro_f1": r["ckplus_peaks"]["macro_f1"]}
-                       for r in rows}}
+                                      "ckplus_peaks_macro_f1": r["ckplus_peaks"]["macro_f1"],
+                                      "ckplus_fullres_balanced_accuracy":
+                                          r["ckplus_fullres"]["balanced_accuracy"]}
+                       for r in rows if r["power"] == best["power"]}}
+    clf.config.prior_correction = ({"prior": best["prior"], "power": best["power"],
+                                    "labels": best["labels"]} if best["power"] else None)
+    clf.config.extra["prior_choice"] = {
+        "rule": rule, "chosen": best["power"], "labels": best["labels"],
+        "candidates": {f"{r['power']:.2f}": {
+            "ckplus_fullres_balanced_accuracy": r["ckplus_fullres"]["balanced_accuracy"],
+            "ckplus_peaks_accuracy": r["ckplus_peaks"]["accuracy"],
+            "ckplus48_accuracy": r["ckplus48"]["accuracy"]}
+            for r in rows if r["framing"] == best["framing"]}}
     scores = layer_localisation(clf, peaks.face_crops(224, **clf.crop_options()))
     clf.config.gradcam_layer = choose_layer(scores)
     clf.config.extra["gradcam_layer_choice"] = {

@@ -33,6 +33,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+
+def _preparse_isa(argv) -> None:
+    """``--isa CAP`` must reach ``ONEDNN_MAX_CPU_ISA`` before TensorFlow is imported (the
+    package's AVX2 default only applies when the variable is unset)."""
+    for i, arg in enumerate(argv):
+        value = arg.split("=", 1)[1] if arg.startswith("--isa=") else (
+            argv[i + 1] if arg == "--isa" and i + 1 < len(argv) else None)
+        if value:
+            os.environ["ONEDNN_MAX_CPU_ISA"] = value
+
+
+_preparse_isa(sys.argv[1:])
 import xfer_keras  # noqa: E402,F401  (sets ONEDNN_MAX_CPU_ISA before TensorFlow)
 
 
@@ -145,6 +157,20 @@ def _inference_lines(clf) -> list[str]:
         lines.append(
             f"- Face crops: `{clf.crop_options()}` (`scripts/choose_image_settings.py`: "
             f"{framing['rule']}; CK+ peak-frame accuracy through dlib + crop + model: {table}).")
+    prior = extra.get("prior_choice")
+    if prior:
+        table = ", ".join(f"{power} {v['ckplus_fullres_balanced_accuracy']:.3f}"
+                          for power, v in prior["candidates"].items())
+        weights = clf.class_weights()
+        lines.append(
+            f"- Prior correction: probabilities divided by the training class mix "
+            f"({prior['labels']} targets) to the power {prior['chosen']} and renormalised "
+            "(Bayes' rule from the training mix to a balanced one; "
+            f"`scripts/choose_image_settings.py`: {prior['rule']}; balanced accuracy per power: "
+            f"{table})"
+            + (": class weights " + ", ".join(f"{n} {w:.2f}" for n, w in
+                                              zip(clf.class_names, weights))
+               if weights is not None else "") + ".")
     layer = extra.get("gradcam_layer_choice")
     if layer:
         table = ", ".join(f"{name} ({v['cells']}x{v['cells']}) {v['pointing']:.2f} / "
@@ -225,7 +251,13 @@ def write_model_card(path: Path, model_file: Path, clf, evaluations: dict, info:
         f"set; best epoch: {extra.get('best_epoch')}); "
         f"wall time {extra.get('wall_minutes', 0):.1f} min on {extra.get('machine', '?')} "
         "(shared with whatever else ran).",
-        f"- Best validation accuracy: {extra.get('best_val_accuracy', float('nan')):.4f}.",
+        *([f"- Precision: {extra['training_precision']} under `ONEDNN_MAX_CPU_ISA="
+           f"{extra.get('training_isa')}` for this training process only "
+           "(`benchmarks/image_model_speed.py`); the saved model is float32 and runs under the "
+           "package's AVX2 cap."] if extra.get("training_precision") else []),
+        f"- Best validation accuracy: {extra.get('best_val_accuracy', float('nan')):.4f}"
+        + (" (argmax of the FER+ vote distributions)" if info.get("labels") == "ferplus"
+           else "") + ".",
         "",
         "## Results on FER2013 test",
         f"- FER2013 labels ({len(evaluation.y_true)} images): **accuracy "
@@ -235,10 +267,18 @@ def write_model_card(path: Path, model_file: Path, clf, evaluations: dict, info:
         "",
         "![confusion matrix](confusion_fer2013_test.png)",
         "",
+        *([f"- Without the prior correction (the model's own probabilities, trained on this "
+           f"data's class mix): accuracy {raw.accuracy:.4f}, macro F1 {raw.macro_f1:.4f}.", ""]
+          if (raw := evaluations.get("fer2013_test_no_prior_correction")) is not None else []),
         *([f"- FER+ majority labels ({len(ferplus.y_true)} test images with a 7-class FER+ "
            "majority; ties, contempt, unknown and not-a-face left out): **accuracy "
            f"{ferplus.accuracy:.4f}**, macro F1 {ferplus.macro_f1:.4f}.", "",
            ferplus.markdown(), ""] if ferplus is not None else []),
+        *([f"- FER+ majority labels without the prior correction: **accuracy "
+           f"{raw_plus.accuracy:.4f}**, macro F1 {raw_plus.macro_f1:.4f} (FER+ test has the "
+           "training mix, so the correction, chosen for balanced posed faces, costs here).", ""]
+          if (raw_plus := evaluations.get("fer2013_test_ferplus_majority_no_prior_correction"))
+          is not None else []),
         *([notes.strip(), ""] if notes.strip() else []),
         "## Limits",
         "- Trained on FER2013 only (low-resolution internet faces, noisy labels): expect lower "
@@ -268,7 +308,7 @@ def main(argv=None) -> int:
                              "0 = full passes over the training set")
     parser.add_argument("--dropout", type=float, default=0.3)
     parser.add_argument("--out", default=str(REPO / "saved_models" /
-                                             "emotion_resnet_small_bam_fer2013.keras"))
+                                             "emotion_default.keras"))
     parser.add_argument("--cache", default="/tmp/xfer_fer2013_48_gray.npz")
     parser.add_argument("--schedule", choices=("plateau", "time-cosine"), default="time-cosine",
                         help="LR /factor on plateau (paper) or cosine decay over the time box")
@@ -290,6 +330,14 @@ def main(argv=None) -> int:
                              "this trained .keras model (written to --out)")
     parser.add_argument("--resume", default=None,
                         help="start from this .keras classifier (e.g. an earlier checkpoint)")
+    parser.add_argument("--isa", default=None,
+                        help="oneDNN ISA cap for this training process (e.g. AVX512_CORE_BF16; "
+                             "default: the package's AVX2). Above AVX2, gradients of 1x1 "
+                             "stride-2 convolutions with few channels segfault (tiny_bam does; "
+                             "resnet_bam_wide trained 54 epochs without): "
+                             "benchmarks/image_model_speed.py --arch ARCH probes it")
+    parser.add_argument("--precision", choices=("float32", "mixed_bfloat16"), default="float32",
+                        help="training precision; the saved model is always float32")
     parser.add_argument("--quick", action="store_true", help="tiny subset, 1 epoch (CI)")
     parser.add_argument("--card", default=None, help="model card path (default next to --out)")
     parser.add_argument("--notes", default=None,
@@ -328,6 +376,10 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
     from xfer_keras.models.registry import create, get_spec, model_config
     from xfer_keras.training.image import TimeCosineLR, TrainRecipe, fit_classifier
 
+    if args.precision != "float32":
+        import keras
+
+        keras.mixed_precision.set_global_policy(args.precision)
     if args.resume:
         import shutil
         import tempfile
@@ -364,6 +416,8 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
                              deadline=deadline, extra_callbacks=extra_callbacks,
                              steps_per_epoch=steps or None)
     best = EmotionClassifier.load(out)
+    if args.precision != "float32":
+        best = float32_copy(best, args)
     epochs_run = len(history.history.get("loss", []))
     best.config.extra.update(epochs_run=epochs_run, steps_per_epoch=steps or None,
                              images_seen=epochs_run * (steps * args.batch_size if steps
@@ -371,6 +425,23 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
                              history={k: [float(v) for v in vals]
                                       for k, vals in history.history.items()})
     return best, recipe
+
+
+def float32_copy(clf, args):
+    """The classifier rebuilt under the float32 policy with the trained weights (mixed-precision
+    variables are float32 already), so inference never runs in bf16."""
+    import keras
+
+    from xfer_keras.models.classifier import EmotionClassifier
+    from xfer_keras.models.registry import create
+
+    keras.mixed_precision.set_global_policy("float32")
+    model = create(clf.config.architecture, input_size=clf.input_size, channels=clf.channels,
+                   dropout=args.dropout)
+    model.set_weights(clf.model.get_weights())
+    clf.config.extra["training_precision"] = args.precision
+    clf.config.extra["training_isa"] = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    return EmotionClassifier(model, clf.config)
 
 
 def check_or_match_blur(best, args, x_train, x_test) -> dict:
@@ -391,6 +462,14 @@ def evaluate_test_sets(best, data: Fer2013Arrays) -> dict:
     from xfer_keras.training.image import evaluate_classifier
 
     out = {"fer2013_test": evaluate_classifier(best, data.x_test, data.y_test)}
+    if best.config.prior_correction:  # also the model's own answers, for the FER2013 class mix
+        from xfer_keras.models.classifier import EmotionClassifier
+
+        raw = EmotionClassifier(best.model, dict(best.config.to_dict(), prior_correction=None))
+        out["fer2013_test_no_prior_correction"] = evaluate_classifier(raw, data.x_test,
+                                                                      data.y_test)
+    else:
+        raw = None
     try:
         labels, kept = majority_labels(read_ferplus_votes(), data.rel_test)
     except (OSError, ValueError) as error:  # FER+ votes absent: the FER2013 figure only
@@ -398,6 +477,9 @@ def evaluate_test_sets(best, data: Fer2013Arrays) -> dict:
         return out
     out["fer2013_test_ferplus_majority"] = evaluate_classifier(best, data.x_test[kept],
                                                                labels[kept])
+    if raw is not None:
+        out["fer2013_test_ferplus_majority_no_prior_correction"] = evaluate_classifier(
+            raw, data.x_test[kept], labels[kept])
     return out
 
 

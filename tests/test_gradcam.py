@@ -157,3 +157,22 @@ def test_other_tf_keras_vis_methods(tiny_clf, method):
     assert cams.shape == (2, 64, 64) and cams.dtype == np.float32
     assert cams.min() >= 0.0 and cams.max() <= 1.0
     np.testing.assert_array_equal(targets, tiny_clf.predict_proba(crops).argmax(1))
+
+
+def test_prior_correction_in_both_engines(tiny_clf):
+    """A classifier with a prior correction: both engines explain the corrected argmax with the
+    corrected probabilities, and the map of a given class does not depend on the correction
+    (the explained logit is the same)."""
+    crops = np.random.default_rng(4).integers(0, 256, size=(6, 80, 80, 3), dtype=np.uint8)
+    plain = tiny_clf.predict_proba(crops)
+    prior = np.full(7, 0.05)
+    prior[plain.mean(0).argmax()] = 0.7  # the class the tiny net likes most is "common"
+    config = dict(tiny_clf.config.to_dict(), prior_correction={"prior": prior.tolist(), "power": 1.0})
+    clf = EmotionClassifier(tiny_clf.model, config)
+    probs, _, targets = assert_engines_agree(clf, crops)._fused_engine()(
+        clf.preprocess(crops), out_hw=(80, 80))
+    np.testing.assert_allclose(probs, clf.predict_proba(crops), atol=1e-5)
+    np.testing.assert_array_equal(targets, probs.argmax(1))
+    assert (targets != plain.argmax(1)).any()  # the correction changed some answers
+    given = GradCAM(tiny_clf).explain(crops, targets=list(targets))
+    np.testing.assert_allclose(GradCAM(clf).explain(crops, targets=list(targets)), given, atol=1e-6)

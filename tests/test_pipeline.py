@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from xfer_keras.cli import main
+from xfer_keras.errors import NoFaceError
 from xfer_keras.explanation import JSON_KEYS, Explanation
 
 LEVELS = {"High", "Medium", "Low"}
@@ -239,10 +240,14 @@ def test_pipeline_output_is_the_same_with_both_engines(ckplus_dir, face_landmark
     with XferaPipeline(classifier=shipped_clf, gradcam_engine="tf-keras-vis",
                        prepare_workers=0) as pipe:
         reference = pipe.explain_many(paths, batch_size=4)
-    with XferaPipeline(classifier=shipped_clf) as pipe:
-        assert pipe.gradcam.engine == "fast" and pipe.prepare_workers >= 0
-        fast = pipe.explain_many(paths, batch_size=3)
-        single = pipe.explain(paths[0])
+    with XferaPipeline(classifier=shipped_clf, prepare_workers=2) as pipe:
+        assert pipe.gradcam.engine == "fast"
+        fast = pipe.explain_many(paths, batch_size=3)  # prepare threads
+        single = pipe.explain(paths[0])  # the mesh on the mesh thread beside dlib and the model
+        with pytest.raises(NoFaceError):  # the mesh thread's work is awaited, then the error
+            pipe.explain(np.full((240, 320, 3), 127, np.uint8))
+        again = pipe.explain(paths[0])
+    assert "mesh" in single.timings and output_differences(again, single) == []
     for path, a, b in zip(paths, reference, fast):
         assert isinstance(a, Explanation) and isinstance(b, Explanation), (path, a, b)
         assert output_differences(a, b) == [], path

@@ -139,3 +139,26 @@ def test_input_blur_and_flip_averaging_are_config_steps(tiny, tmp_path):
     loaded = EmotionClassifier.load(clf.save(tmp_path / "tta.keras"))
     assert loaded.config.tta_flip and loaded.config.input_blur == 2.0
     assert tiny.config.tta_flip is False  # the fixture's config was copied, not changed
+
+
+def test_prior_correction_is_bayes_rule_and_travels_in_the_file(tiny, tmp_path):
+    """probabilities / prior ** power, renormalised; power 0 or no correction: unchanged; the
+    correction is saved in the .keras file; a wrong prior is a clear error."""
+    crops = np.random.default_rng(5).integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
+    raw = tiny.predict_proba(crops)
+    prior = np.array([0.1, 0.02, 0.1, 0.3, 0.3, 0.1, 0.08])
+    clf = EmotionClassifier(tiny.model, dict(tiny.config.to_dict(), prior_correction={
+        "prior": prior.tolist(), "power": 0.5}))
+    expected = raw / np.sqrt(prior)
+    expected /= expected.sum(1, keepdims=True)
+    np.testing.assert_allclose(clf.predict_proba(crops), expected, atol=1e-6)
+    assert np.isclose(clf.class_weights().mean(), 1.0) and clf.class_weights()[1] > clf.class_weights()[3]
+    loaded = EmotionClassifier.load(clf.save(tmp_path / "prior.keras"))
+    np.testing.assert_allclose(loaded.predict_proba(crops), expected, atol=1e-6)
+    off = EmotionClassifier(tiny.model, dict(tiny.config.to_dict(), prior_correction={
+        "prior": prior.tolist(), "power": 0.0}))
+    np.testing.assert_allclose(off.predict_proba(crops), raw, atol=0)
+    bad = EmotionClassifier(tiny.model, dict(tiny.config.to_dict(), prior_correction={
+        "prior": [0.5, 0.5], "power": 1.0}))
+    with pytest.raises(ValueError, match="7 positive class priors"):
+        bad.predict_proba(crops)

@@ -73,3 +73,37 @@ def test_blurred_copy_warns_and_ferplus_targets_train(script, sharp_data, tmp_pa
     assert 2.5 <= sigma <= 4.0 and clf.config.input_blur == 0.0  # measured, warned, not applied
     info = clf.config.extra["dataset_info"]
     assert info["labels"] == "ferplus" and info["n_train_targets"] < info["n_train"]
+
+
+def _has_avx512_bf16() -> bool:
+    try:
+        return "avx512_bf16" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _has_avx512_bf16(), reason="needs a CPU with AVX-512 bf16")
+def test_mixed_bf16_training_saves_a_float32_model(sharp_data, tmp_path):
+    """``--isa AVX512_CORE_BF16 --precision mixed_bfloat16`` (the shipped model's recipe) in a
+    fresh process (the cap is read when TensorFlow loads): the saved model is float32 and runs
+    under the package's AVX2 cap, where bf16 convolutions have no kernel. (tiny_bam would
+    segfault here: its 1x1 stride-2 convolutions have the few channels oneDNN's AVX-512
+    gradient kernels crash on.)"""
+    import subprocess
+
+    import numpy as np
+
+    out = tmp_path / "bf16.keras"
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--arch", "resnet_bam_wide", "--isa", "AVX512_CORE_BF16",
+         "--precision", "mixed_bfloat16", "--labels", "ferplus", "--out", str(out),
+         "--card", str(tmp_path / "CARD.md"), "--cache", ""],
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    clf = EmotionClassifier.load(out)  # this process: AVX2 cap
+    assert {layer.dtype_policy.name for layer in clf.model.layers} == {"float32"}
+    assert clf.config.extra["training_precision"] == "mixed_bfloat16"
+    assert clf.config.extra["training_isa"] == "AVX512_CORE_BF16"
+    probs = clf.predict_proba(np.zeros((2, 48, 48, 3), np.uint8))
+    assert probs.shape == (2, 7) and np.allclose(probs.sum(1), 1, atol=1e-5)
+    assert "Precision: mixed_bfloat16" in (tmp_path / "CARD.md").read_text()

@@ -40,12 +40,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _start_up(steps, native_logs: bool = False) -> None:
+    """What a command declares it will need, begun early (``xfer_keras.startup``): dlib's
+    models on a thread, Keras and MediaPipe without the extras they would import for nothing."""
+    from xfer_keras import startup
+    from xfer_keras.native_logs import native_stderr_silenced
+
+    if "dlib" in steps:
+        startup.preload_dlib_in_background()
+    lean = [name for name in ("keras", "mediapipe") if name in steps]
+    if lean:
+        with native_stderr_silenced(enabled=not native_logs):  # TensorFlow logs at import
+            startup.import_lean(*lean)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    _start_up(getattr(args, "startup", ()), getattr(args, "native_logs", False))
     try:
         return int(args.func(args) or 0)
     except XferError as error:

@@ -33,7 +33,7 @@ def register(subparsers) -> None:
     p.add_argument("--no-png", action="store_true", help="skip the PNG")
     p.add_argument("--native-logs", action="store_true",
                    help="let TensorFlow/dlib print their native log lines on stderr")
-    p.set_defaults(func=quiet_command(_emo))
+    p.set_defaults(func=quiet_command(_emo), startup=("keras", "mediapipe"))
 
 
 def _names(paths) -> list[str]:

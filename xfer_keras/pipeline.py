@@ -39,6 +39,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,6 +86,13 @@ class _ImageWork:
     timings: dict = field(default_factory=dict)
     mesh_faces: list = field(default_factory=list)  # MediaPipe faces, largest first
     mesh_error: XferError | None = None              # why there are none (NoFaceError...)
+    mesh_future: object = None  # the mesh still running on the mesh thread (single images)
+
+    def wait_mesh(self) -> None:
+        """Take the mesh result from the mesh thread, when it ran there."""
+        future, self.mesh_future = self.mesh_future, None
+        if future is not None:
+            self.mesh_faces, self.mesh_error, self.timings["mesh"] = future.result()
 
 
 @dataclass
@@ -109,6 +117,16 @@ class _FaceWork:
             if iou > best_iou:
                 best, best_iou = candidate, iou
         return best
+
+
+def _run_mesh(mesh_detector, rgb: np.ndarray, name: str):
+    """``(mesh faces, the NoFaceError or None, seconds)`` of one image."""
+    t0 = time.perf_counter()
+    try:
+        found, error = mesh_detector.detect(rgb, source=name, policy="all"), None
+    except NoFaceError as err:
+        found, error = [], err
+    return found, error, time.perf_counter() - t0
 
 
 class XferaPipeline:
@@ -162,6 +180,7 @@ class XferaPipeline:
         self._own_lock = threading.Lock()
         self._local = threading.local()
         self._workers = None
+        self._mesh_worker = None
         injected = detector is not None or mesh_detector is not None
         if prepare_workers is None:
             prepare_workers = min(2, os.cpu_count() or 1) if (os.cpu_count() or 1) > 1 else 0
@@ -181,9 +200,11 @@ class XferaPipeline:
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
-        workers, self._workers = self._workers, None
-        if workers is not None:
-            workers.shutdown(wait=True, cancel_futures=True)
+        for attr in ("_workers", "_mesh_worker"):
+            workers = getattr(self, attr)
+            setattr(self, attr, None)
+            if workers is not None:
+                workers.shutdown(wait=True, cancel_futures=True)
         with self._own_lock:
             own, self._own = self._own, []
         for detector in own:
@@ -234,11 +255,15 @@ class XferaPipeline:
         return detectors
 
     def _prepare(self, image, name: str | None, detectors=None, faces: str = "largest",
-                 given_face=None) -> list[_FaceWork]:
+                 given_face=None, mesh_async: bool = False) -> list[_FaceWork]:
         """Read ``image``, find its face (``faces="largest"``) or every face (``"all"``; dlib,
         68 points), or take ``given_face``, and crop it; run the mesh once when the AU source
-        needs blendshapes. Raises XferError subclasses (bad file, no face)."""
-        from xfer_keras.face import crop_face, load_image
+        needs blendshapes. Raises XferError subclasses (bad file, no face).
+
+        ``mesh_async`` (one image at a time, on a multi-core machine): the mesh, which needs only
+        the image, runs on the mesh thread while dlib, the crop and the model run here;
+        ``_finish`` takes its result (``_ImageWork.wait_mesh``)."""
+        from xfer_keras.face import load_image
 
         detector, mesh_detector = detectors or (self.detector, self.mesh_detector)
         path = None
@@ -251,6 +276,24 @@ class XferaPipeline:
         t0 = time.perf_counter()
         work.rgb = rgb = load_image(image, source=name)
         timings["load"] = time.perf_counter() - t0
+        need_mesh = self.au_source.needs_blendshapes and mesh_detector is not None
+        if need_mesh and mesh_async:
+            work.mesh_future = self._mesh_thread().submit(_run_mesh, mesh_detector, rgb, name)
+            try:
+                return self._detect_and_crop(work, detector, faces, given_face)
+            except BaseException:  # no face...: the mesh detector is free again before we leave
+                wait([work.mesh_future])
+                raise
+        found = self._detect_and_crop(work, detector, faces, given_face)
+        if need_mesh:
+            work.mesh_faces, work.mesh_error, timings["mesh"] = _run_mesh(mesh_detector, rgb, name)
+        return found
+
+    def _detect_and_crop(self, work: _ImageWork, detector, faces: str, given_face) -> list[_FaceWork]:
+        """dlib's faces of ``work`` (or the given one), their 68 points and crops."""
+        from xfer_keras.face import crop_face
+
+        rgb, name, timings = work.rgb, work.name, work.timings
         t0 = time.perf_counter()
         if given_face is not None:
             found = [given_face]
@@ -272,13 +315,6 @@ class XferaPipeline:
         t0 = time.perf_counter()
         crops = [crop_face(rgb, face, size=self.crop_size, **self.crop_options) for face in found]
         timings["landmarks"] += time.perf_counter() - t0
-        if self.au_source.needs_blendshapes and mesh_detector is not None:
-            t0 = time.perf_counter()
-            try:
-                work.mesh_faces = mesh_detector.detect(rgb, source=name, policy="all")
-            except NoFaceError as error:
-                work.mesh_error = error
-            timings["mesh"] = time.perf_counter() - t0
         return [_FaceWork(image=work, face=face, crop=crop, index=k)
                 for k, (face, crop) in enumerate(zip(found, crops))]
 
@@ -303,6 +339,7 @@ class XferaPipeline:
                 np.asarray(heatmaps, dtype=np.float32))
 
     def _finish(self, p: _FaceWork, probs: np.ndarray, target: int, heatmap: np.ndarray) -> Explanation:
+        p.image.wait_mesh()
         timings, notes = {**p.image.timings, **p.timings}, []
         class_names = [canonical_emotion(c) for c in self.classifier.class_names]
         emotion = class_names[int(target)]
@@ -371,7 +408,7 @@ class XferaPipeline:
     # ------------------------------------------------------------------ public
     def explain(self, image, name: str | None = None) -> Explanation:
         """Explain one image (path, array or PIL image). Raises XferError subclasses."""
-        faces = self._prepare(image, name)
+        faces = self._prepare(image, name, mesh_async=self.prepare_workers > 0)
         probs, targets, heatmaps = self._classify(faces)
         return self._finish(faces[0], probs[0], int(targets[0]), heatmaps[0])
 
@@ -435,6 +472,14 @@ class XferaPipeline:
             j += 1
             yield i, result
 
+    def _mesh_thread(self):
+        """The one thread that runs the pipeline's own mesh detector for single images."""
+        if self._mesh_worker is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._mesh_worker = ThreadPoolExecutor(1, thread_name_prefix="xfer-mesh")
+        return self._mesh_worker
+
     def _pool(self):
         """The worker threads of :meth:`_prepared_stream` (made once, stopped by :meth:`close`)."""
         if self._workers is None:
@@ -450,7 +495,8 @@ class XferaPipeline:
         def prepare(i, in_worker=False):
             try:
                 return self._prepare(images[i], names[i], self._thread_detectors() if in_worker else None,
-                                     faces=faces, given_face=None if given is None else given[i])
+                                     faces=faces, given_face=None if given is None else given[i],
+                                     mesh_async=not in_worker and self.prepare_workers > 0)
             except XferError as error:
                 return error
 

@@ -63,12 +63,12 @@ def register(subparsers) -> None:
                    help="temporal smoothing window in seconds (default 0.5; 0: none)")
     v.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                    help="progress bar for videos (auto: when stderr is a terminal)")
-    p.set_defaults(func=quiet_command(_explain))
+    p.set_defaults(func=quiet_command(_explain), startup=("dlib", "keras", "mediapipe"))
 
     d = subparsers.add_parser("demo", help="explain the embedded demo image (offline)")
     _common_options(d)
     d.add_argument("--out", default="outputs/demo", help="output folder (default %(default)s)")
-    d.set_defaults(func=quiet_command(_demo))
+    d.set_defaults(func=quiet_command(_demo), startup=("dlib", "keras", "mediapipe"))
 
 
 def _common_options(p) -> None:
@@ -242,9 +242,9 @@ def _explain(args) -> int:
                 else:
                     failed += 1
     if done:
-        import pandas as pd
+        from xfer_keras.report.summary import rows_to_csv
 
-        atomic_write_text(out_dir / "summary.csv", pd.DataFrame(done).to_csv(index=False))
+        atomic_write_text(out_dir / "summary.csv", rows_to_csv(done))
         print(f"summary: {out_dir / 'summary.csv'} ({len(done)} {'faces' if per_face else 'images'})")
     videos = f", {videos_ok} of {len(clips)} videos explained" if clips else ""
     print(f"{len(done)} explained, {failed} failed{videos}",

@@ -45,9 +45,11 @@ class FusedGradCAM:
 
     ``model``: a Keras model (never changed). ``layer``: the Grad-CAM layer name. ``mirror``:
     also run each input's horizontal mirror image and average (the ``tta_flip`` classifiers).
+    ``class_weights``: the classifier's prior correction (probabilities times these weights,
+    renormalised, before the argmax; the explained logit, and so the map, is unchanged by it).
     """
 
-    def __init__(self, model, layer: str, mirror: bool = False):
+    def __init__(self, model, layer: str, mirror: bool = False, class_weights=None):
         import keras
         import tensorflow as tf
 
@@ -55,6 +57,8 @@ class FusedGradCAM:
             raise ValueError(f"{model.name}: the fast Grad-CAM engine needs a 'logits' layer or a "
                              "linear output; use engine='tf-keras-vis'")
         self.model, self.layer, self.mirror = model, layer, bool(mirror)
+        self.class_weights = (None if class_weights is None else
+                              tf.constant(np.asarray(class_weights, np.float32)[None]))
         names = {lyr.name for lyr in model.layers}
         logits = model.get_layer("logits").output if "logits" in names else model.output
         self._sub = keras.Model(model.input, [model.get_layer(layer).output, logits, model.output],
@@ -76,6 +80,9 @@ class FusedGradCAM:
             feats, logits, probs = self._sub(views, training=False)
             if self.mirror:
                 probs = 0.5 * (probs[:n] + probs[n:])
+            if self.class_weights is not None:  # EmotionClassifier.correct_prior
+                probs = probs * self.class_weights
+                probs = probs / tf.reduce_sum(probs, axis=1, keepdims=True)
             chosen = tf.where(targets < 0, tf.cast(tf.argmax(probs, axis=1), tf.int32), targets)
             view_targets = tf.concat([chosen, chosen], axis=0) if self.mirror else chosen
             score = tf.gather(logits, view_targets, axis=1, batch_dims=1)

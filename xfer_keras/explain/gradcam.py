@@ -88,7 +88,9 @@ class GradCAM:
         if self._fused is None:
             from xfer_keras.explain.fast_gradcam import FusedGradCAM
 
-            self._fused = FusedGradCAM(self.model, self.layer, mirror=self.mirror)
+            weights = None if self.classifier is None else self.classifier.class_weights()
+            self._fused = FusedGradCAM(self.model, self.layer, mirror=self.mirror,
+                                       class_weights=weights)
         return self._fused
 
     @property

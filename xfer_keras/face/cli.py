@@ -66,7 +66,7 @@ def register(subparsers) -> None:
     parser.add_argument("--native-logs", action="store_true",
                         help="let TensorFlow/MediaPipe print their native log lines on stderr")
     # native log lines (TensorFlow, MediaPipe) would drown the one line per failing image
-    parser.set_defaults(func=quiet_command(_run))
+    parser.set_defaults(func=quiet_command(_run), startup=("keras", "mediapipe"))
 
 
 def write_json_atomic(data, path: str | os.PathLike) -> Path:

@@ -78,6 +78,28 @@ _PREDICTOR = None
 _PREDICTOR_LOCK = threading.Lock()
 
 
+def _predictor_path():
+    """face-recognition-models' 68-point predictor file, found without importing the package
+    (its ``__init__`` imports ``pkg_resources``: a few hundred ms of start-up)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is not None and spec.origin:
+        path = Path(spec.origin).parent / "models" / "shape_predictor_68_face_landmarks.dat"
+        if path.is_file():
+            return path
+    try:
+        import face_recognition_models
+
+        return Path(face_recognition_models.pose_predictor_model_location())
+    except ImportError as error:
+        raise XferError(
+            "the dlib backend needs the face-recognition-models package "
+            "(pip install face-recognition-models)"
+        ) from error
+
+
 def _shared_predictor():
     """The 68-point shape predictor, loaded once per process (prediction is read-only)."""
     global _PREDICTOR
@@ -85,17 +107,28 @@ def _shared_predictor():
         if _PREDICTOR is None:
             import dlib
 
-            try:
-                import face_recognition_models
-
-                path = face_recognition_models.pose_predictor_model_location()
-            except ImportError as error:
-                raise XferError(
-                    "the dlib backend needs the face-recognition-models package "
-                    "(pip install face-recognition-models)"
-                ) from error
-            _PREDICTOR = dlib.shape_predictor(path)
+            _PREDICTOR = dlib.shape_predictor(str(_predictor_path()))
     return _PREDICTOR
+
+
+_SPARE_FRONTAL = []  # a HOG detector made ahead of time (xfer_keras.startup), handed out once
+
+
+def _make_spare_frontal_detector():
+    """Make one dlib HOG face detector ahead of time for the next backend to take."""
+    import dlib
+
+    with _PREDICTOR_LOCK:
+        if not _SPARE_FRONTAL:
+            _SPARE_FRONTAL.append(dlib.get_frontal_face_detector())
+
+
+def _take_frontal_detector(dlib):
+    """The detector made ahead of time, else a new one (each backend owns its own)."""
+    with _PREDICTOR_LOCK:
+        if _SPARE_FRONTAL:
+            return _SPARE_FRONTAL.pop()
+    return dlib.get_frontal_face_detector()
 
 
 class _DlibBackend:
@@ -108,7 +141,7 @@ class _DlibBackend:
         except ImportError as error:
             raise XferError("the dlib backend needs dlib (pip install dlib-bin)") from error
         self._dlib = dlib
-        self._detector = dlib.get_frontal_face_detector()
+        self._detector = _take_frontal_detector(dlib)
         self._predictor = _shared_predictor()
         self.detect_size = detect_size
         self.upsample = upsample

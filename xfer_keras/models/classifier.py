@@ -27,7 +27,7 @@ from xfer_keras.errors import InputShapeError, ModelFileError
 CONFIG_MEMBER = "xfer_config.json"
 ENV_VAR = "XFER_EMOTION_MODEL"
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_MODEL = REPO_ROOT / "saved_models" / "emotion_resnet_small_bam_fer2013.keras"
+DEFAULT_MODEL = REPO_ROOT / "saved_models" / "emotion_default.keras"
 
 # ITU-R BT.601 luma, as PIL's convert("L") (the gray FER2013 training images)
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -68,6 +68,9 @@ class ClassifierConfig:
     # dict) to frame by the eyes and mouth like the training images, else a box margin
     framing: str | dict | None = None
     crop_margin: float = 0.1
+    # divide the probabilities by the training class prior ** power (then renormalise): the
+    # Bayes correction from the training label mix to a balanced one, {"prior": [...], "power": p}
+    prior_correction: dict | None = None
     extra: dict = dataclasses.field(default_factory=dict)  # training data, metrics, ...
 
     @classmethod
@@ -91,6 +94,18 @@ class ClassifierConfig:
         out = dataclasses.asdict(self)
         out["class_names"] = list(self.class_names)
         return out
+
+
+def class_weights_of(correction: dict | None, n_classes: int) -> np.ndarray | None:
+    """``prior ** -power`` (mean 1) for a ``prior_correction`` config, None when absent or
+    ``power`` is 0. Raises ValueError for a prior of the wrong length or with zeros."""
+    if not correction or not float(correction.get("power", 0.0)):
+        return None
+    prior = np.asarray(correction["prior"], np.float64)
+    if prior.shape != (n_classes,) or not (prior > 0).all():
+        raise ValueError(f"prior_correction needs {n_classes} positive class priors, got {prior}")
+    weights = (prior / prior.sum()) ** -float(correction["power"])
+    return weights / weights.mean()
 
 
 class EmotionClassifier:
@@ -195,7 +210,20 @@ class EmotionClassifier:
             if self.config.tta_flip:
                 probs = 0.5 * (probs + np.asarray(self.model(batch[:, :, ::-1], training=False)))
             out.append(probs)
-        return np.concatenate(out).astype(np.float32)
+        return self.correct_prior(np.concatenate(out).astype(np.float32))
+
+    def class_weights(self) -> np.ndarray | None:
+        """``prior ** -power`` per class (mean 1) from ``prior_correction``; None without one."""
+        return class_weights_of(self.config.prior_correction, len(self.class_names))
+
+    def correct_prior(self, probs: np.ndarray) -> np.ndarray:
+        """The model's probabilities times :meth:`class_weights`, renormalised (unchanged
+        without a ``prior_correction``)."""
+        weights = self.class_weights()
+        if weights is None:
+            return probs
+        scaled = np.asarray(probs, np.float64) * weights
+        return (scaled / scaled.sum(axis=-1, keepdims=True)).astype(np.float32)
 
     def predict(self, crops, batch_size: int = 64) -> list[str]:
         """Predicted emotion names."""

@@ -5,6 +5,7 @@ set, crop framing) are chosen on our own out-of-domain dev sets, never on FER201
 
 * :func:`ckplus_peak_frames` - the last ``n_last`` frames of the 40 full-resolution CK+
   sequences (640x490 lab photos);
+* :func:`ckplus_onset_frames` - the first (neutral) frame of each of those sequences;
 * :func:`ckplus48_frame` - CK+48 (48x48 crops of the last 3 frames of 327 sequences), no contempt;
 * :class:`FaceSet` - images with their dlib faces detected once (the pipeline's detector), so
   several framings and models are scored on the same detections; a face the detector misses
@@ -29,6 +30,18 @@ def ckplus_peak_frames(n_last: int = 3, root=None) -> pd.DataFrame:
     rows = [(str(path), record.emotion, record.subject, record.sequence)
             for record in load_ckplus_sequences(root)
             for path in record.frame_paths[-n_last:]]
+    return pd.DataFrame(rows, columns=["path", "emotion", "subject", "sequence"])
+
+
+def ckplus_onset_frames(root=None) -> pd.DataFrame:
+    """``[path, emotion, subject, sequence]`` of the first frame of every CK+ sequence, labelled
+    ``neutral``: CK+ sequences start at a neutral face, so these give the dev sets the neutral
+    class the peak frames and CK+48 lack (a choice scored without them would reward never
+    answering neutral)."""
+    from xfer_keras.data.ckplus import load_ckplus_sequences
+
+    rows = [(str(record.frame_paths[0]), "neutral", record.subject, record.sequence)
+            for record in load_ckplus_sequences(root) if len(record.frame_paths) > 1]
     return pd.DataFrame(rows, columns=["path", "emotion", "subject", "sequence"])
 
 
@@ -89,10 +102,28 @@ class FaceSet:
 
     def score(self, predict_proba, size: int = 224, framing=None, margin: float = 0.1) -> dict:
         """Accuracy and macro F1 over ALL images (a missed face is wrong), per-class F1."""
+        return score_predictions(self.labels, self.predictions(
+            predict_proba(self.crops(size, framing, margin)) if self.found.any() else None))
+
+    def predictions(self, probs_of_found) -> np.ndarray:
+        """Class indices for ALL images from the probabilities of the found faces (-1: missed)."""
         pred = np.full(len(self.labels), -1)
-        if self.found.any():
-            pred[self.found] = predict_proba(self.crops(size, framing, margin)).argmax(1)
-        return score_predictions(self.labels, pred)
+        if probs_of_found is not None and len(probs_of_found):
+            pred[self.found] = np.asarray(probs_of_found).argmax(1)
+        return pred
+
+    def subset(self, mask) -> "FaceSet":
+        """The images where ``mask`` is true (detections kept)."""
+        keep = np.flatnonzero(mask)
+        return FaceSet([self.paths[i] for i in keep], self.labels[keep],
+                       [self.faces[i] for i in keep], [self.images[i] for i in keep])
+
+
+def balanced_accuracy(labels: np.ndarray, pred: np.ndarray) -> float:
+    """Mean recall over the classes present in ``labels`` (-1, no face, is wrong): the accuracy
+    a set with equally many faces of each class would give."""
+    labels, pred = np.asarray(labels), np.asarray(pred)
+    return float(np.mean([(pred[labels == k] == k).mean() for k in np.unique(labels)]))
 
 
 def score_predictions(labels: np.ndarray, pred: np.ndarray) -> dict:
@@ -105,6 +136,7 @@ def score_predictions(labels: np.ndarray, pred: np.ndarray) -> dict:
                                EMOTIONS7 + ("no face",))
     present = [EMOTIONS7[i] for i in sorted(set(labels.tolist()))]
     return {"accuracy": float((pred == labels).mean()),
+            "balanced_accuracy": balanced_accuracy(labels, pred),
             "macro_f1": float(table.loc[present, "f1"].mean()),
             "f1": {name: float(table.loc[name, "f1"]) for name in present},
             "n": int(len(labels)), "faces_found": int((pred >= 0).sum())}

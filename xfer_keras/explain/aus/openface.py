@@ -15,12 +15,15 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from xfer_keras.errors import MissingColumnsError
 from xfer_keras.explain.aus.base import AUReading, AUSource, AUSourceError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 OPENFACE_SCALE = (0.0, 5.0)
 OPENFACE_THRESHOLD = 0.3
@@ -36,6 +39,8 @@ def read_openface_csv(path: str | os.PathLike, min_confidence: float = 0.0,
     Keeps only good frames when ``drop_bad`` (``success == 1``, ``confidence >= min_confidence``,
     finite intensities). Raises :class:`MissingColumnsError` when there is no ``AUxx_r`` column.
     """
+    import pandas as pd  # here, not at import: the explain command starts faster without it
+
     path = Path(path)
     try:
         table = pd.read_csv(path, skipinitialspace=True)

@@ -1,0 +1,118 @@
+"""Command-line start-up: import Keras and MediaPipe without extras no command needs, and warm
+dlib meanwhile.
+
+Measured on the 2-core CPU (``benchmarks/pipeline_latency.py``, "cold start"): nearly all of a
+one-image ``python -m xfer_keras explain`` is start-up, and most of that is ``import keras``
+(TensorFlow). Some of it serves nothing we run:
+
+* Keras imports scikit-learn (for its ``keras.wrappers`` estimators; pulls SciPy) and pandas
+  (only to slice DataFrames given to ``fit``), each inside ``try/except ImportError``;
+* Keras (``keras.visualization``) and MediaPipe (``vision.drawing_utils``) import
+  ``matplotlib.pyplot`` for plotting helpers we never call.
+
+:func:`import_lean` hides those from Keras (it takes its own "not installed" path) and gives
+MediaPipe, which imports ``matplotlib.pyplot`` unguarded, a lazy module
+(``importlib.util.LazyLoader``: executed at its first attribute access, if any; a second
+``import`` statement also loads it, so Keras gets the hidden form). When the block ends the
+marks are gone, so a later ``import sklearn`` or ``import pandas`` by our code works as usual. Only the command line does this,
+never ``import xfer_keras``: a library user's process keeps Keras' full behaviour.
+
+:func:`preload_dlib_in_background` loads the 68-point shape predictor and the HOG detector on
+a thread while the main thread imports TensorFlow: both are native code that spends part of its
+time outside the interpreter lock (file reads, deserialisation).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+import threading
+
+#: what each import can go without: packages to hide (it takes its own "not installed" path) and
+#: modules to load lazily (it imports them unconditionally but never uses them at start-up)
+LEAN = {
+    "keras": {"hidden": ("sklearn", "pandas", "matplotlib"), "lazy": ()},
+    "mediapipe": {"hidden": (), "lazy": ("matplotlib.pyplot",)},
+}
+
+
+class _LazyFinder(importlib.abc.MetaPathFinder):
+    """Finds ``names`` with the normal finders and defers executing them (LazyLoader)."""
+
+    def __init__(self, names):
+        self.names = set(names)
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in self.names:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        spec.loader = importlib.util.LazyLoader(spec.loader)
+        return spec
+
+
+@contextlib.contextmanager
+def lean_imports(hidden=(), lazy=()):
+    """Within the block ``hidden`` packages (not yet imported) raise ImportError and ``lazy``
+    modules load lazily; both effects on the import system end with the block."""
+    marked = [name for name in hidden if name not in sys.modules]
+    for name in marked:
+        sys.modules[name] = None  # "import name" now raises ImportError
+    finder = _LazyFinder(lazy) if lazy else None
+    if finder is not None:
+        sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        if finder is not None:
+            sys.meta_path.remove(finder)
+        for name in marked:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+
+
+def import_lean(*modules: str) -> None:
+    """Import ``modules`` (``"keras"``, ``"mediapipe"``), each inside :func:`lean_imports` with
+    its :data:`LEAN` entry; those already imported are skipped (nothing is hidden from them)."""
+    for name in modules:
+        if name in sys.modules:
+            continue
+        with lean_imports(**LEAN.get(name, {})):
+            try:
+                importlib.import_module(name)
+            except ImportError:  # optional backends (mediapipe) fail later with our message
+                pass
+
+
+_PRELOAD: threading.Thread | None = None
+
+
+def preload_dlib_in_background() -> threading.Thread:
+    """Start loading dlib's shape predictor and one HOG face detector on a daemon thread (once
+    per process).
+
+    The detector module picks them up: ``_shared_predictor`` holds a lock, so a concurrent first
+    use waits for the load, and the first dlib backend takes the detector made ahead. Errors are
+    left for the real first use to raise with its usual message.
+    """
+    global _PRELOAD
+    if _PRELOAD is not None:
+        return _PRELOAD
+
+    def load():
+        try:
+            from xfer_keras.face import detector
+
+            detector._shared_predictor()
+            detector._make_spare_frontal_detector()
+        except Exception:  # noqa: BLE001  (reported by the real first use)
+            pass
+
+    _PRELOAD = threading.Thread(target=load, name="xfer-dlib-preload", daemon=True)
+    _PRELOAD.start()
+    return _PRELOAD
