@@ -7,9 +7,9 @@
 
 ``import xfer_keras`` caps oneDNN at AVX2 (``ONEDNN_MAX_CPU_ISA``) because TensorFlow's oneDNN
 kernels once crashed on gradients of 1x1 stride-2 convolutions with few channels. Each option
-runs in a fresh subprocess (the cap is read when TensorFlow loads): first a crash probe (the
+runs in fresh subprocesses (the cap is read when TensorFlow loads): a crash probe (the
 gradients of several few-channel 1x1 stride-2 convs, the regression test's model among them),
-then train and inference images/s of ``--arch`` (batch 128 at 48 px). Options: ISA caps
+and, in another process, train and inference images/s of ``--arch`` (batch 128 at 48 px). Options: ISA caps
 AVX2 / AVX512_CORE / AVX512_CORE_BF16 / no cap, oneDNN off, XLA ``jit_compile``, bf16 mixed
 precision. Rows are measured in rounds (every option once per round) so that a change in the
 machine's load hits all options alike; the median over rounds is printed with the load average.
@@ -132,7 +132,8 @@ def child(option: str, steps: int, arch: str = "resnet_small_bam") -> dict:
 
     from xfer_keras.models.registry import create
 
-    probe = crash_probe()
+    if arch == "probe":
+        return {"probe": crash_probe()}
     if mixed:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     model = create(arch, input_size=48)
@@ -152,19 +153,27 @@ def child(option: str, steps: int, arch: str = "resnet_small_bam") -> dict:
     for _ in range(steps):
         infer(x)
     infer_ips = steps * batch / (time.perf_counter() - t0)
-    return {"probe": probe, "train_ips": train_ips, "infer_ips": infer_ips}
+    return {"train_ips": train_ips, "infer_ips": infer_ips}
 
 
-def run_option(option: str, steps: int, arch: str = "resnet_small_bam") -> dict:
+def _child_process(option: str, steps: int, arch: str) -> dict | int:
     env = {**os.environ, **OPTIONS[option][0], "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.run([sys.executable, __file__, "--child", option, "--steps", str(steps),
                            "--arch", arch],
                           env=env, capture_output=True, text=True, timeout=900)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        return {"probe": f"CRASHED (exit code {proc.returncode})", "train_ips": float("nan"),
-                "infer_ips": float("nan")}
-    return json.loads(lines[-1])
+    return json.loads(lines[-1]) if proc.returncode == 0 and lines else proc.returncode
+
+
+def run_option(option: str, steps: int, arch: str = "resnet_small_bam") -> dict:
+    """The crash probe and the speed of ``arch``, each in its own fresh process (a probe that
+    crashes says nothing about whether ``arch`` itself trains under that option)."""
+    probe = _child_process(option, steps, "probe")
+    speed = _child_process(option, steps, arch)
+    nan = float("nan")
+    return {"probe": probe["probe"] if isinstance(probe, dict) else f"CRASHED (exit code {probe})",
+            **(speed if isinstance(speed, dict) else
+               {"train_ips": nan, "infer_ips": nan, "crashed": speed})}
 
 
 def isa_table(rounds: int, steps: int, arch: str = "resnet_small_bam") -> None:
@@ -182,7 +191,9 @@ def isa_table(rounds: int, steps: int, arch: str = "resnet_small_bam") -> None:
         train = statistics.median(r["train_ips"] for r in runs)
         infer = statistics.median(r["infer_ips"] for r in runs)
         probes = sorted({r["probe"] for r in runs})
-        print(f"| {name} | {', '.join(probes)} | {train:.0f} | {infer:.0f} |", flush=True)
+        crashed = sorted({f"{arch} CRASHED ({r['crashed']})" for r in runs if "crashed" in r})
+        print(f"| {name} | {', '.join(probes)} | {train:.0f} | {infer:.0f} |"
+              + (f" {', '.join(crashed)}" if crashed else ""), flush=True)
 
 
 def main(argv=None) -> int:
