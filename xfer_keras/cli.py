@@ -40,16 +40,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _start_up(steps, native_logs: bool = False) -> None:
+def _start_up(steps, args=None) -> None:
     """What a command declares it will need, begun early (``xfer_keras.startup``): dlib's
-    models on a thread, Keras and MediaPipe without the extras they would import for nothing."""
+    models on a thread, Keras and MediaPipe without the extras they would import for nothing.
+    ``"engine"``: the Grad-CAM engine's runtime, LiteRT when the run will use it (see
+    :func:`xfer_keras.startup.litert_ready`), else Keras."""
     from xfer_keras import startup
     from xfer_keras.native_logs import native_stderr_silenced
 
     if "dlib" in steps:
         startup.preload_dlib_in_background()
     lean = [name for name in ("keras", "mediapipe") if name in steps]
+    if "engine" in steps:
+        if startup.litert_ready(getattr(args, "model", None), getattr(args, "gradcam", "gradcam"),
+                                getattr(args, "gradcam_engine", "auto")):
+            import ai_edge_litert.interpreter  # noqa: F401
+        else:
+            lean.insert(0, "keras")
     if lean:
+        native_logs = getattr(args, "native_logs", False)
         with native_stderr_silenced(enabled=not native_logs):  # TensorFlow logs at import
             startup.import_lean(*lean)
 
@@ -60,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    _start_up(getattr(args, "startup", ()), getattr(args, "native_logs", False))
+    _start_up(getattr(args, "startup", ()), args)
     try:
         return int(args.func(args) or 0)
     except XferError as error:

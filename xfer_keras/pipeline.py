@@ -14,8 +14,9 @@ Stages (each timed in ``Explanation.timings``, seconds):
                with the landmarks mapped into it
 ``mesh``       MediaPipe FaceLandmarker on the image, once per image (only when the AU source
                needs blendshapes); each face takes the mesh face that overlaps it most
-``model``      the fast Grad-CAM engine (default): probabilities, explained class and Grad-CAM
-               map from one traced forward pass (preprocessing included), per batch / batch size
+``model``      the fused Grad-CAM engine (default; LiteRT, or TensorFlow's traced function):
+               probabilities, explained class and Grad-CAM map from one forward pass
+               (preprocessing included), per batch / batch size
 ``classify``   reference engine (``gradcam_engine="tf-keras-vis"`` or a method other than
                Grad-CAM) only: :class:`~xfer_keras.models.classifier.EmotionClassifier` probabilities
 ``gradcam``    reference engine only: tf-keras-vis map of the predicted class, at crop resolution
@@ -139,9 +140,11 @@ class XferaPipeline:
     ``"openai:MODEL"`` or a narrator object (``run(NarrationInput) -> Narration``).
     ``margin``: the crop's margin around the dlib box (None: frame faces as the classifier
     says, :meth:`EmotionClassifier.crop_options`: by the eyes like its training images, or
-    its box margin, else 0.1). ``gradcam_engine``: ``"auto"`` (the fast
-    fused engine for Grad-CAM), ``"fast"`` or ``"tf-keras-vis"`` (the reference; also used for
-    ``gradcam_method`` ``"gradcam++"``, ``"scorecam"``, ``"layercam"``). ``prepare_workers``:
+    its box margin, else 0.1). ``gradcam_engine``: ``"auto"`` (Grad-CAM through LiteRT
+    for a model loaded from a file, :mod:`xfer_keras.explain.litert_gradcam`, so TensorFlow is
+    never imported; else the traced TensorFlow function), ``"litert"``, ``"fast"`` or
+    ``"tf-keras-vis"`` (the reference; also used for ``gradcam_method`` ``"gradcam++"``,
+    ``"scorecam"``, ``"layercam"``). ``prepare_workers``:
     background threads reading and detecting images in :meth:`explain_many` (None: 2 on a
     machine with 2 or more cores; 0: all in the calling thread; always 0 when a detector is
     injected, since detectors are not thread-safe). ``detector`` / ``mesh_detector`` /
@@ -159,7 +162,8 @@ class XferaPipeline:
         if classifier is None:
             from xfer_keras.models.classifier import EmotionClassifier
 
-            classifier = EmotionClassifier.load(model_path)
+            # the Keras model (TensorFlow) loads only if an engine needs it: LiteRT does not
+            classifier = EmotionClassifier.load(model_path, lazy=True)
         self.classifier = classifier
         self.au_source: AUSource = make_au_source(au_source)
         self.narrator = make_narrator(narrator, **(narrator_options or {}))
@@ -323,7 +327,7 @@ class XferaPipeline:
         crops = np.stack([f.crop.image for f in faces])
         gradcam = self.gradcam
         t0 = time.perf_counter()
-        if getattr(gradcam, "engine", None) == "fast":
+        if getattr(gradcam, "engine", None) in ("litert", "fast"):
             probs, heatmaps, targets = gradcam.classify_and_explain(crops)
             split = {"model": (time.perf_counter() - t0) / len(faces)}
         else:

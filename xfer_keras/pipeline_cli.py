@@ -63,12 +63,12 @@ def register(subparsers) -> None:
                    help="temporal smoothing window in seconds (default 0.5; 0: none)")
     v.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                    help="progress bar for videos (auto: when stderr is a terminal)")
-    p.set_defaults(func=quiet_command(_explain), startup=("dlib", "keras", "mediapipe"))
+    p.set_defaults(func=quiet_command(_explain), startup=("dlib", "engine", "mediapipe"))
 
     d = subparsers.add_parser("demo", help="explain the embedded demo image (offline)")
     _common_options(d)
     d.add_argument("--out", default="outputs/demo", help="output folder (default %(default)s)")
-    d.set_defaults(func=quiet_command(_demo), startup=("dlib", "keras", "mediapipe"))
+    d.set_defaults(func=quiet_command(_demo), startup=("dlib", "engine", "mediapipe"))
 
 
 def _common_options(p) -> None:
@@ -87,9 +87,11 @@ def _common_options(p) -> None:
     p.add_argument("--gradcam", default="gradcam",
                    choices=("gradcam", "gradcam++", "scorecam", "layercam"),
                    help="heatmap method (default gradcam; the others run through tf-keras-vis)")
-    p.add_argument("--gradcam-engine", default="auto", choices=("auto", "fast", "tf-keras-vis"),
-                   help="Grad-CAM engine: fast (one traced pass, the default via auto) or "
-                        "tf-keras-vis (the reference)")
+    p.add_argument("--gradcam-engine", default="auto",
+                   choices=("auto", "litert", "fast", "tf-keras-vis"),
+                   help="Grad-CAM engine: litert (one pass in LiteRT, no TensorFlow; the default "
+                        "via auto), fast (the same pass traced by TensorFlow) or tf-keras-vis "
+                        "(the reference)")
     p.add_argument("--report", choices=REPORTS, default="all",
                    help="report files per image besides the JSON: none | png (panel) | html | "
                         "all (default %(default)s)")

@@ -1,5 +1,5 @@
-"""Command-line start-up: import Keras and MediaPipe without extras no command needs, and warm
-dlib meanwhile.
+"""Command-line start-up: import Keras and MediaPipe without extras no command needs (and no
+TensorFlow at all when the LiteRT engine runs), and warm dlib meanwhile.
 
 Measured on the 2-core CPU (``benchmarks/pipeline_latency.py``, "cold start"): nearly all of a
 one-image ``python -m xfer_keras explain`` is start-up, and most of that is ``import keras``
@@ -8,7 +8,10 @@ one-image ``python -m xfer_keras explain`` is start-up, and most of that is ``im
 * Keras imports scikit-learn (for its ``keras.wrappers`` estimators; pulls SciPy) and pandas
   (only to slice DataFrames given to ``fit``), each inside ``try/except ImportError``;
 * Keras (``keras.visualization``) and MediaPipe (``vision.drawing_utils``) import
-  ``matplotlib.pyplot`` for plotting helpers we never call.
+  ``matplotlib.pyplot`` for plotting helpers we never call;
+* MediaPipe imports TensorFlow, when it is installed, for API-doc decorators. With the LiteRT
+  engine (:mod:`xfer_keras.explain.litert_gradcam`; :func:`litert_ready` says whether a run will
+  use it) nothing else needs TensorFlow, and its import is most of the start-up.
 
 :func:`import_lean` hides those from Keras (it takes its own "not installed" path) and gives
 MediaPipe, which imports ``matplotlib.pyplot`` unguarded, a lazy module
@@ -36,7 +39,13 @@ import threading
 #: modules to load lazily (it imports them unconditionally but never uses them at start-up)
 LEAN = {
     "keras": {"hidden": ("sklearn", "pandas", "matplotlib"), "lazy": ()},
-    "mediapipe": {"hidden": (), "lazy": ("matplotlib.pyplot",)},
+    # MediaPipe imports TensorFlow (when installed) only for API-doc decorators, inside
+    # try/except; hidden, it takes its no-op path and a LiteRT run never loads TensorFlow
+    "mediapipe": {"hidden": ("tensorflow",), "lazy": ("matplotlib.pyplot",)},
+}
+#: submodules imported inside the same block, since they import the hidden packages too
+LEAN_ALSO = {
+    "mediapipe": ("mediapipe.tasks.python.vision", "mediapipe.tasks.python.core.base_options"),
 }
 
 
@@ -85,8 +94,31 @@ def import_lean(*modules: str) -> None:
         with lean_imports(**LEAN.get(name, {})):
             try:
                 importlib.import_module(name)
+                for also in LEAN_ALSO.get(name, ()):
+                    importlib.import_module(also)
             except ImportError:  # optional backends (mediapipe) fail later with our message
                 pass
+
+
+def litert_ready(model_path=None, method: str = "gradcam", engine: str = "auto",
+                 layer: str | None = None) -> bool:
+    """Whether an ``explain`` run will use the LiteRT engine without exporting (so without
+    TensorFlow): Grad-CAM, engine ``auto`` or ``litert``, the runtime installed and the model's
+    export in the cache. Reads only the model file's config and hash; False on any problem (the
+    command then reports it with its usual message)."""
+    if method != "gradcam" or engine not in ("auto", "litert"):
+        return False
+    try:
+        from xfer_keras.explain import litert_gradcam
+        from xfer_keras.models.classifier import EmotionClassifier
+
+        if not litert_gradcam.litert_available():
+            return False
+        clf = EmotionClassifier.load(model_path, lazy=True)
+        path = litert_gradcam.cached_litert_path(clf, layer)
+        return path is not None and path.is_file()
+    except Exception:  # noqa: BLE001  (the command's own run reports problems)
+        return False
 
 
 _PRELOAD: threading.Thread | None = None

@@ -7,9 +7,12 @@ batched, never mutating the model.
 >>> cams = GradCAM(clf, method="gradcam++", layer="bam2").explain(crops, targets=[3, 3])
 
 * ``engine``: ``"fast"`` (:mod:`xfer_keras.explain.fast_gradcam`: classify and Grad-CAM in one
-  traced function, equal to tf-keras-vis' Grad-CAM within 1e-4, tested on CK+) or
-  ``"tf-keras-vis"`` (the reference; every method). ``"auto"`` (default) takes the fast engine
-  for ``method="gradcam"`` when the model allows it (a ``logits`` layer or a linear output).
+  traced function, equal to tf-keras-vis' Grad-CAM within 1e-4, tested on CK+), ``"litert"``
+  (:mod:`xfer_keras.explain.litert_gradcam`: that function exported once and run by LiteRT,
+  without TensorFlow; same test) or ``"tf-keras-vis"`` (the reference; every method).
+  ``"auto"`` (default), for ``method="gradcam"`` and a model that allows it (a ``logits`` layer
+  or a linear output): LiteRT for a classifier loaded from a file when ``ai-edge-litert`` is
+  installed (falling back, with a warning, when the export fails), else the fast engine.
 
 * Given an :class:`~xfer_keras.models.classifier.EmotionClassifier`, ``explain`` takes raw
   uint8 RGB crops (any size), preprocesses them, and returns heatmaps at the crops' resolution.
@@ -35,7 +38,14 @@ from typing import Sequence
 import numpy as np
 
 METHODS = ("gradcam", "gradcam++", "scorecam", "layercam")
-ENGINES = ("auto", "fast", "tf-keras-vis")
+ENGINES = ("auto", "litert", "fast", "tf-keras-vis")
+#: engines that classify and explain in one pass (the same function, LiteRT or TensorFlow)
+FUSED_ENGINES = ("litert", "fast")
+
+
+def method_needs_reference(method: str) -> bool:
+    """Only Grad-CAM has a fused engine; the other methods run through tf-keras-vis."""
+    return method != "gradcam"
 
 
 class GradCAM:
@@ -44,40 +54,81 @@ class GradCAM:
 
     def __init__(self, clf_or_model, layer: str | None = None, method: str = "gradcam",
                  batch_size: int = 32, engine: str = "auto"):
-        import keras
-
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         self.method = method
         self.batch_size = int(batch_size)
-        if hasattr(clf_or_model, "model") and hasattr(clf_or_model, "preprocess"):
-            self.classifier = clf_or_model
-            self.model = clf_or_model.model
+        if hasattr(clf_or_model, "config") and hasattr(clf_or_model, "preprocess"):
+            self.classifier = clf_or_model  # its Keras model is read only when an engine needs it
+            self._model = None
             default_layer = clf_or_model.gradcam_layer
-        elif isinstance(clf_or_model, keras.Model):
+        else:
+            import keras
+
+            if not isinstance(clf_or_model, keras.Model):
+                raise TypeError("GradCAM needs an EmotionClassifier or a keras.Model, got "
+                                f"{type(clf_or_model).__name__}")
             from xfer_keras.models.registry import default_gradcam_layer
 
             self.classifier = None
-            self.model = clf_or_model
+            self._model = clf_or_model
             default_layer = default_gradcam_layer(clf_or_model)
-        else:
-            raise TypeError("GradCAM needs an EmotionClassifier or a keras.Model, got "
-                            f"{type(clf_or_model).__name__}")
         self.layer = layer or default_layer
-        self.model.get_layer(self.layer)  # ValueError early for an unknown layer name
         self._visualizer = None
         self._fused = None
+        self._litert_path = None
+        self.engine = self._resolve_engine(engine)
+        if self.engine != "litert" or self.classifier.model_loaded:
+            self.model.get_layer(self.layer)  # ValueError early for an unknown layer name
+
+    @property
+    def model(self):
+        """The Keras model explained (a lazily loaded classifier's model loads here)."""
+        return self._model if self._model is not None else self.classifier.model
+
+    def _resolve_engine(self, engine: str) -> str:
+        """``auto``: LiteRT for Grad-CAM of a classifier loaded from a file (when the runtime is
+        installed and the model can be exported), else the traced TensorFlow function, else
+        tf-keras-vis. An explicit engine that cannot run raises ValueError."""
+        from xfer_keras.explain import litert_gradcam
         from xfer_keras.explain.fast_gradcam import fast_engine_supports
 
-        if engine == "fast" and (method != "gradcam" or not fast_engine_supports(self.model)):
-            raise ValueError("the fast engine does Grad-CAM of models with a 'logits' layer or a "
-                             f"linear output (method {method!r}, model {self.model.name}); use "
-                             "engine='tf-keras-vis'")
-        if engine == "auto":
-            engine = "fast" if method == "gradcam" and fast_engine_supports(self.model) else "tf-keras-vis"
-        self.engine = engine
+        from_file = self.classifier is not None and getattr(self.classifier, "model_file", None) is not None
+        if engine in ("fast", "litert") and method_needs_reference(self.method):
+            raise ValueError(f"the {engine} engine does Grad-CAM only (method {self.method!r}); "
+                             "use engine='tf-keras-vis'")
+        if engine == "litert":
+            if not from_file:
+                raise ValueError("the litert engine needs an EmotionClassifier loaded from a "
+                                 ".keras file (EmotionClassifier.load)")
+            if not litert_gradcam.litert_available():
+                raise ValueError("the litert engine needs the LiteRT runtime: pip install "
+                                 "ai-edge-litert")
+            self._litert_path = litert_gradcam.litert_model_for(self.classifier, self.layer)
+            return "litert"
+        if engine != "auto":
+            if engine == "fast" and not fast_engine_supports(self.model):
+                raise ValueError("the fast engine does Grad-CAM of models with a 'logits' layer "
+                                 f"or a linear output (model {self.model.name}); use "
+                                 "engine='tf-keras-vis'")
+            return engine
+        if method_needs_reference(self.method):
+            return "tf-keras-vis"
+        if from_file and litert_gradcam.litert_available():
+            cached = litert_gradcam.cached_litert_path(self.classifier, self.layer)
+            if cached.is_file() or fast_engine_supports(self.model):
+                try:
+                    self._litert_path = litert_gradcam.litert_model_for(self.classifier, self.layer)
+                    return "litert"
+                except Exception as error:  # noqa: BLE001  (an op TFLite lacks, a mismatch...)
+                    import warnings
+
+                    warnings.warn(f"no LiteRT export of {self.classifier.model_file.name} "
+                                  f"({str(error).splitlines()[0][:200]}); using the TensorFlow "
+                                  "engine", RuntimeWarning, stacklevel=3)
+        return "fast" if fast_engine_supports(self.model) else "tf-keras-vis"
 
     @property
     def mirror(self) -> bool:
@@ -85,6 +136,10 @@ class GradCAM:
         return self.classifier is not None and bool(getattr(self.classifier.config, "tta_flip", False))
 
     def _fused_engine(self):
+        if self._fused is None and self.engine == "litert":
+            from xfer_keras.explain.litert_gradcam import LiteRTGradCAM
+
+            self._fused = LiteRTGradCAM(self._litert_path)
         if self._fused is None:
             from xfer_keras.explain.fast_gradcam import FusedGradCAM
 
@@ -149,7 +204,7 @@ class GradCAM:
 
         With ``return_targets=True`` also returns the explained class indices ``(N,)``.
         """
-        if self.engine == "fast":
+        if self.engine in FUSED_ENGINES:
             _, cams, target_idx = self.classify_and_explain(crops_or_inputs, targets)
             return (cams, target_idx) if return_targets else cams
         x, out_hw = self._inputs(crops_or_inputs)
@@ -168,7 +223,7 @@ class GradCAM:
         """
         x, out_hw = self._inputs(crops_or_inputs)
         n = len(x)
-        if self.engine == "fast":
+        if self.engine in FUSED_ENGINES:
             given = None if targets is None else self._targets(targets, None, n)
             return self._fused_engine()(x, given, out_hw=out_hw, batch_size=self.batch_size)
         probs = self._probs_of_inputs(x)

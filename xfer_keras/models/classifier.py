@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import threading
 import zipfile
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import numpy as np
 from xfer_keras.atomic import atomic_path
 from xfer_keras.emotions import EMOTIONS7
 from xfer_keras.errors import InputShapeError, ModelFileError
+from xfer_keras.models.resize import resize_bilinear
 
 CONFIG_MEMBER = "xfer_config.json"
 ENV_VAR = "XFER_EMOTION_MODEL"
@@ -111,11 +113,38 @@ def class_weights_of(correction: dict | None, n_classes: int) -> np.ndarray | No
 class EmotionClassifier:
     """A Keras model with its input config; ``predict_proba`` takes raw uint8 RGB crops."""
 
-    def __init__(self, model, config):
-        self.model = model
+    def __init__(self, model, config, model_file=None):
         self.config = ClassifierConfig.from_any(config)
         if self.config.channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {self.config.channels}")
+        #: the ``.keras`` file this classifier was loaded from (None when built in memory)
+        self.model_file = Path(model_file) if model_file is not None else None
+        self._model = None
+        self._lock = threading.Lock()
+        if model is None and self.model_file is None:
+            raise ValueError("EmotionClassifier needs a Keras model or the model file to load")
+        if model is not None or not self.config.gradcam_layer:
+            self.model = model if model is not None else _load_keras_model(self.model_file)
+
+    @property
+    def model(self):
+        """The Keras model; a classifier loaded with ``lazy=True`` loads it on first use."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._set_model(_load_keras_model(self.model_file))
+        return self._model
+
+    @model.setter
+    def model(self, model) -> None:
+        self._set_model(model)
+
+    @property
+    def model_loaded(self) -> bool:
+        """Whether the Keras model is in memory (False until first use after a lazy load)."""
+        return self._model is not None
+
+    def _set_model(self, model) -> None:
         n_out = model.output_shape[-1]
         if n_out != len(self.config.class_names):
             raise ValueError(f"model has {n_out} outputs but config names "
@@ -124,6 +153,7 @@ class EmotionClassifier:
             from xfer_keras.models.registry import default_gradcam_layer
 
             self.config.gradcam_layer = default_gradcam_layer(model)
+        self._model = model
 
     # -- properties the pipeline reads
     @property
@@ -154,7 +184,9 @@ class EmotionClassifier:
         return {"margin": float(self.config.crop_margin)}
 
     def __repr__(self):
-        return (f"EmotionClassifier({self.config.architecture or self.model.name}, "
+        name = self.config.architecture or (self._model.name if self._model is not None
+                                            else self.model_file.name)
+        return (f"EmotionClassifier({name}, "
                 f"input={self.input_size}x{self.input_size}x{self.channels}, "
                 f"preprocessing={self.preprocessing!r}, gradcam_layer={self.gradcam_layer!r})")
 
@@ -162,8 +194,6 @@ class EmotionClassifier:
     def resize(self, crops) -> np.ndarray:
         """uint8/float crops ``(N, S, S, 3|1)`` (or one ``(S, S, 3)``, or gray ``(N, S, S)``)
         -> float32 ``(N, input_size, input_size, channels)`` in ``[0, 255]`` (not scaled)."""
-        import tensorflow as tf
-
         x = np.asarray(crops)
         if x.ndim == 2:
             x = x[None, ..., None]  # one gray (S, S) crop
@@ -184,8 +214,7 @@ class EmotionClassifier:
             x = np.repeat(x, 3, axis=-1)
         size = self.input_size
         if x.shape[1:3] != (size, size):
-            x = tf.image.resize(x, (size, size), method="bilinear",
-                                antialias=x.shape[1] > size).numpy()
+            x = resize_bilinear(x, (size, size), antialias=x.shape[1] > size)
         if self.config.input_blur and self.config.input_blur > 0:
             from xfer_keras.data.blur import gaussian_blur
 
@@ -225,6 +254,25 @@ class EmotionClassifier:
         scaled = np.asarray(probs, np.float64) * weights
         return (scaled / scaled.sum(axis=-1, keepdims=True)).astype(np.float32)
 
+    @property
+    def heads(self) -> tuple:
+        """Names of the extra output heads stored in the config (:mod:`xfer_keras.models.heads`)."""
+        return tuple(self.config.extra.get("heads") or ())
+
+    def with_head(self, name: str) -> "EmotionClassifier":
+        """A classifier answering with the extra head ``name`` (e.g. ``"fer2013"``: FER2013's own
+        labels) on the same trunk: a view model, no prior correction (the head answers for its
+        training mix), same inputs and Grad-CAM layer. Raises KeyError for an unknown head."""
+        from xfer_keras.models.heads import head_view
+
+        if name not in self.heads:
+            raise KeyError(f"no head {name!r}; this classifier has {list(self.heads) or 'none'}")
+        extra = {k: v for k, v in self.config.extra.items() if k != "heads"}
+        extra["head"] = name
+        config = dict(self.config.to_dict(), prior_correction=None, extra=extra)
+        return EmotionClassifier(head_view(self.model, self.config.extra["heads"][name], name),
+                                 config)
+
     def predict(self, crops, batch_size: int = 64) -> list[str]:
         """Predicted emotion names."""
         probs = self.predict_proba(crops, batch_size)
@@ -258,13 +306,14 @@ class EmotionClassifier:
         return DEFAULT_MODEL
 
     @classmethod
-    def load(cls, path=None, config=None) -> "EmotionClassifier":
+    def load(cls, path=None, config=None, lazy: bool = False) -> "EmotionClassifier":
         """Load a ``.keras`` classifier (config embedded, or a ``<file>.json`` sidecar, or
-        ``config``). Raises ``ModelFileError`` when missing or corrupt."""
-        import keras
+        ``config``). Raises ``ModelFileError`` when missing or corrupt.
 
-        import xfer_keras.models.bam  # noqa: F401  (registers BAM for deserialisation)
-
+        ``lazy=True`` reads only the config now and loads the Keras model (and so Keras and
+        TensorFlow) at the first use of :attr:`model`: the LiteRT engine never needs it, so the
+        command line can start without TensorFlow. A corrupt model file then raises at that use.
+        """
         path = cls.resolve_path(path)
         try:
             with zipfile.ZipFile(path) as archive:
@@ -277,11 +326,21 @@ class EmotionClassifier:
             config = embedded
         if config is None and sidecar.is_file():
             config = json.loads(sidecar.read_text())
-        try:
-            model = keras.saving.load_model(path, compile=False)
-        except Exception as error:  # keras raises many types for a bad file
-            raise ModelFileError(f"{path}: cannot load the Keras model ({error})") from error
-        if config is None:
-            size = model.input_shape[1]
-            config = {"input_size": size, "channels": model.input_shape[-1]}
-        return cls(model, config)
+        if config is None or not lazy:
+            model = _load_keras_model(path)
+            if config is None:
+                config = {"input_size": model.input_shape[1], "channels": model.input_shape[-1]}
+            return cls(model, config, model_file=path)
+        return cls(None, config, model_file=path)
+
+
+def _load_keras_model(path: Path):
+    """The Keras model of a ``.keras`` file; ModelFileError when it cannot be loaded."""
+    import keras
+
+    import xfer_keras.models.bam  # noqa: F401  (registers BAM for deserialisation)
+
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as error:  # keras raises many types for a bad file
+        raise ModelFileError(f"{path}: cannot load the Keras model ({error})") from error

@@ -158,7 +158,8 @@ class EpochLog:
 def fit_classifier(classifier, x_train, y_train, x_val=None, y_val=None, recipe=PAPER_RECIPE,
                    strategy=None, checkpoint=None, deadline: float | None = None,
                    steps_per_epoch: int | None = None, verbose: int = 0, seed: int = 0,
-                   class_weight_power: float = 0.5, extra_callbacks=(), compile_model=True):
+                   class_weight_power: float = 0.5, extra_callbacks=(), compile_model=True,
+                   train_model=None):
     """Train ``classifier.model`` on uint8 image arrays with the recipe; returns the History.
 
     Args:
@@ -172,6 +173,9 @@ def fit_classifier(classifier, x_train, y_train, x_val=None, y_val=None, recipe=
             must have been built under the same strategy's scope; default: the current one.
         checkpoint: path of the best-epoch ``.keras`` file (atomic writes); None = no file.
         deadline: ``time.time()`` value after which no new epoch starts.
+        train_model: the model to fit instead of ``classifier.model`` (compiled by the caller,
+            ``compile_model=False``), e.g. a two-head model sharing its layers
+            (:mod:`xfer_keras.training.two_heads`); checkpoints still save the classifier.
     """
     import keras
     import tensorflow as tf
@@ -229,7 +233,8 @@ def fit_classifier(classifier, x_train, y_train, x_val=None, y_val=None, recipe=
         if recipe.class_weights else None
     if steps_per_epoch is not None:
         train_ds = train_ds.repeat()
-    return classifier.model.fit(train_ds, validation_data=val_ds, epochs=recipe.epochs,
+    model = train_model if train_model is not None else classifier.model
+    return model.fit(train_ds, validation_data=val_ds, epochs=recipe.epochs,
                                 steps_per_epoch=steps_per_epoch, class_weight=weights,
                                 callbacks=callbacks, verbose=verbose, shuffle=False)
 

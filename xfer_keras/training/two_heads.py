@@ -1,0 +1,83 @@
+"""Training a classifier's own head and one extra head together (:mod:`xfer_keras.models.heads`).
+
+Targets are the two label sets side by side, ``(N, 2K)``: the first K columns for the
+classifier's head (e.g. FER+ vote distributions), the last K for the extra head (e.g. FER2013's
+one-hot labels), so the usual augmentation pipeline carries them unchanged. The loss is the sum
+of both heads' cross-entropies, each sample weighted by its class in that head (inverse
+frequency, softened; :func:`xfer_keras.training.image.class_weights`). ``accuracy`` (what model
+selection monitors) is the mean of both heads' accuracies; ``first_accuracy`` and
+``second_accuracy`` are logged too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def joint_targets(first: np.ndarray, second_labels: np.ndarray, k: int) -> np.ndarray:
+    """``(N, 2K)`` float32: the first head's (N, K) targets and the second head's one-hot labels."""
+    onehot = np.eye(k, dtype=np.float32)[np.asarray(second_labels, int)]
+    return np.concatenate([np.asarray(first, np.float32), onehot], axis=1)
+
+
+def two_head_loss(first_weights, second_weights):
+    """Per-sample ``w1[c1] * CE(head 1) + w2[c2] * CE(head 2)`` over ``(N, 2K)`` targets and
+    predictions (probabilities), in ``keras.ops``."""
+    from keras import ops
+
+    w1 = np.asarray(first_weights, np.float32)
+    w2 = np.asarray(second_weights, np.float32)
+    k = len(w1)
+
+    def loss(y_true, y_pred):
+        y_true = ops.cast(y_true, "float32")
+        y_pred = ops.clip(ops.cast(y_pred, "float32"), 1e-7, 1.0)
+        total = 0.0
+        for part, weights in ((slice(0, k), w1), (slice(k, 2 * k), w2)):
+            t, p = y_true[:, part], y_pred[:, part]
+            ce = -ops.sum(t * ops.log(p), axis=1)
+            total = total + ce * ops.take(ops.convert_to_tensor(weights), ops.argmax(t, axis=1))
+        return total
+
+    return loss
+
+
+def two_head_metrics(k: int):
+    """``accuracy`` (mean of both heads'), ``first_accuracy``, ``second_accuracy``."""
+    import keras
+    from keras import ops
+
+    def hits(y_true, y_pred, part):
+        return ops.cast(ops.argmax(y_true[:, part], axis=1) == ops.argmax(y_pred[:, part], axis=1),
+                        "float32")
+
+    def first(y_true, y_pred):
+        return hits(y_true, y_pred, slice(0, k))
+
+    def second(y_true, y_pred):
+        return hits(y_true, y_pred, slice(k, 2 * k))
+
+    def both(y_true, y_pred):
+        return 0.5 * (first(y_true, y_pred) + second(y_true, y_pred))
+
+    return [keras.metrics.MeanMetricWrapper(both, name="accuracy"),
+            keras.metrics.MeanMetricWrapper(first, name="first_accuracy"),
+            keras.metrics.MeanMetricWrapper(second, name="second_accuracy")]
+
+
+class HeadIntoConfig:
+    """Keras callback factory: after each validation, copy the extra head's weights into the
+    classifier's config, so the checkpoint written at that epoch carries them."""
+
+    def __new__(cls, classifier, head_layer, name: str, labels: str):
+        import keras
+
+        from xfer_keras.models.heads import head_weights
+
+        class _Callback(keras.callbacks.Callback):
+            def on_test_end(self, logs=None):
+                heads = dict(classifier.config.extra.get("heads") or {})
+                heads[name] = head_weights(head_layer, labels)
+                classifier.config.extra["heads"] = heads
+
+        return _Callback()
