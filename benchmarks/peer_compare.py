@@ -19,8 +19,9 @@ framing, the peer through its own Haar-cascade pipeline (:class:`FerPipeline`); 
 counts as wrong.
 
 Prints accuracy, balanced accuracy (mean recall), macro F1 (over the classes present) and
-per-class F1 side by side; exits 0 with a
-message when ``fer`` is not installed.
+per-class F1 side by side (on the crop sets also each extra head of our model, e.g. the
+``fer2013`` head trained on FER2013's own labels: ``EmotionClassifier.with_head``); exits 0 with
+a message when ``fer`` is not installed.
 """
 
 from __future__ import annotations
@@ -221,10 +222,13 @@ def main(argv=None) -> int:
                      encode_labels(ck48["emotion"])))
     except DataNotFoundError as error:
         print(f"skip CK+48: {error}")
+    heads = {head: ours.with_head(head) for head in ours.heads}  # e.g. FER2013's own labels
     for title, images, labels in sets:
-        print_table(title, labels, [evaluate("ours", ours.predict_proba, images, labels),
-                                    evaluate(f"fer {fer_version()}", peer.predict_proba,
-                                             images, labels)])
+        rows = [evaluate("ours", ours.predict_proba, images, labels)]
+        rows += [evaluate(f"ours, {head} head", view.predict_proba, images, labels)
+                 for head, view in heads.items()]
+        print_table(title, labels, rows + [evaluate(f"fer {fer_version()}", peer.predict_proba,
+                                                    images, labels)])
     try:
         import pandas as pd
 

@@ -366,6 +366,9 @@ def main(argv=None) -> int:
     parser.add_argument("--second-head", choices=("fer2013",), default=None,
                         help="also train an extra head on FER2013's own labels beside the FER+ "
                              "head (stored in the config; EmotionClassifier.with_head)")
+    parser.add_argument("--fit-head", choices=("fer2013",), default=None,
+                        help="with --evaluate-only: fit an extra head on FER2013's own labels on "
+                             "the model's frozen features (its own output unchanged)")
     parser.add_argument("--quick", action="store_true", help="tiny subset, 1 epoch (CI)")
     parser.add_argument("--card", default=None, help="model card path (default next to --out)")
     parser.add_argument("--notes", default=None,
@@ -390,6 +393,13 @@ def main(argv=None) -> int:
         best = EmotionClassifier.load(args.evaluate_only)
         recipe = TrainRecipe(**best.config.extra.get("recipe", {}))
         print(f"evaluating {args.evaluate_only}: {best}", flush=True)
+        if args.fit_head:
+            from xfer_keras.training.two_heads import fit_head_on_frozen_trunk
+
+            record = fit_head_on_frozen_trunk(best, data.x_train, data.y_train, data.x_val,
+                                              data.y_val, args.fit_head, args.fit_head,
+                                              epochs=2 if args.quick else 80)
+            print(f"extra head {args.fit_head}: {record}", flush=True)
     else:
         best, recipe = train(args, x_tr, y_tr, x_va, y_va, info, deadline)
         best.config.extra["wall_minutes"] = (time.time() - start) / 60

@@ -14,6 +14,7 @@ import pytest
 
 import keras
 
+from test_gradcam import assert_engines_agree, peak_frames
 from xfer_keras.errors import ModelFileError
 from xfer_keras.explain import litert_gradcam
 from xfer_keras.explain.gradcam import GradCAM
@@ -53,16 +54,7 @@ def with_mirror(clf, mirror):
 
 
 def assert_litert_equals_reference(clf, crops, targets=None):
-    litert = GradCAM(clf, engine="litert")
-    ref = GradCAM(clf, engine="tf-keras-vis", batch_size=4)
-    p_ref, c_ref, t_ref = ref.classify_and_explain(crops, targets)
-    p_lite, c_lite, t_lite = litert.classify_and_explain(crops, targets)
-    np.testing.assert_array_equal(t_lite, t_ref)
-    np.testing.assert_allclose(p_lite, p_ref, atol=1e-5, rtol=0)
-    assert c_lite.shape == c_ref.shape == crops.shape[:3]
-    assert 0.0 <= c_lite.min() and c_lite.max() <= 1.0
-    assert np.abs(c_lite - c_ref).max() <= 1e-4
-    return litert
+    return assert_engines_agree(clf, crops, targets, engine="litert")
 
 
 @pytest.mark.parametrize("mirror", [False, True])
@@ -80,7 +72,6 @@ def test_litert_equals_tf_keras_vis_tiny_model(tiny_files, mirror):
 def test_litert_equals_tf_keras_vis_on_ckplus(ckplus_dir, shipped_classifier, cache, mirror):
     """Real CK+ peak-frame crops, the shipped model (its prior correction included): maps within
     1e-4 (max abs), probabilities within 1e-5, the same explained classes."""
-    from test_gradcam import peak_frames
     from xfer_keras.face import crop_face, detect_face
 
     crops = [crop_face(path, detect_face(path, backend="dlib"), size=224, margin=0.0).image

@@ -55,16 +55,29 @@ def test_sharp_training_checks_blur_and_writes_the_card(script, sharp_data, tmp_
     again = tmp_path / "again.keras"
     assert script.main(["--quick", "--evaluate-only", str(out), "--out", str(again),
                         "--card", str(tmp_path / "CARD2.md"), "--cache", "",
-                        "--input-blur", "1.5", "--tta-flip", "on"]) == 0
+                        "--input-blur", "1.5", "--tta-flip", "on", "--fit-head", "fer2013"]) == 0
     loaded = EmotionClassifier.load(again)
     assert loaded.config.input_blur == 1.5 and loaded.config.tta_flip
+    # --fit-head: an extra head on the frozen trunk; the model's own answers are unchanged
+    assert loaded.heads == ("fer2013",) and "fer2013_test_head_fer2013" in loaded.config.extra
+    import numpy as np
+
+    crops = np.random.default_rng(1).integers(0, 256, (3, 48, 48, 3), dtype=np.uint8)
+    np.testing.assert_allclose(EmotionClassifier(loaded.model, clf.config).predict_proba(crops),
+                               clf.predict_proba(crops), atol=1e-6)
     assert EmotionClassifier.load(out).config.input_blur == 0.0  # untouched
 
 
-def test_blurred_copy_warns_and_ferplus_targets_train(script, sharp_data, tmp_path, capsys):
-    out = tmp_path / "ferplus.keras"
+def test_blurred_copy_warns_and_two_heads_train(script, sharp_data, tmp_path, capsys):
+    """The blurred copy is measured and warned about; FER+ vote targets train the model's head
+    and ``--second-head fer2013`` a FER2013-label head beside it: one output in the file (plain
+    Keras load), the extra head in the config, a view on the same trunk with its own figures."""
+    import keras
+    import numpy as np
+
+    out, card = tmp_path / "ferplus.keras", tmp_path / "CARD.md"
     assert script.main(["--quick", "--train-copy", "blurred", "--labels", "ferplus",
-                        "--out", str(out), "--card", str(tmp_path / "CARD.md"),
+                        "--second-head", "fer2013", "--out", str(out), "--card", str(card),
                         "--cache", ""]) == 0
     err = capsys.readouterr().err
     assert "WARNING: the train images are blurrier than the test images" in err
@@ -73,6 +86,20 @@ def test_blurred_copy_warns_and_ferplus_targets_train(script, sharp_data, tmp_pa
     assert 2.5 <= sigma <= 4.0 and clf.config.input_blur == 0.0  # measured, warned, not applied
     info = clf.config.extra["dataset_info"]
     assert info["labels"] == "ferplus" and info["n_train_targets"] < info["n_train"]
+    assert clf.heads == ("fer2013",) and info["second_head"] == "fer2013"
+    assert keras.saving.load_model(out, compile=False).output_shape == (None, 7)
+    head = clf.with_head("fer2013")
+    assert head.config.prior_correction is None and head.heads == ()
+    crops = np.random.default_rng(0).integers(0, 256, (4, 48, 48, 3), dtype=np.uint8)
+    p_main, p_head = clf.predict_proba(crops), head.predict_proba(crops)
+    assert p_head.shape == (4, 7) and np.allclose(p_head.sum(1), 1, atol=1e-5)
+    assert not np.allclose(p_main, p_head, atol=1e-4)  # a different head on the same trunk
+    assert head.model.get_layer("bam3") is clf.model.get_layer("bam3")  # a view, not a copy
+    for key in ("fer2013_test_head_fer2013", "fer2013_test_ferplus_majority_head_fer2013"):
+        assert 0.0 <= clf.config.extra[key]["accuracy"] <= 1.0
+    assert "Extra head `fer2013`" in card.read_text()
+    with pytest.raises(KeyError):
+        clf.with_head("nope")
 
 
 def _has_avx512_bf16() -> bool:
@@ -108,29 +135,3 @@ def test_mixed_bf16_training_saves_a_float32_model(sharp_data, tmp_path):
     assert probs.shape == (2, 7) and np.allclose(probs.sum(1), 1, atol=1e-5)
     assert "Precision: mixed_bfloat16" in (tmp_path / "CARD.md").read_text()
 
-
-def test_second_head_trains_beside_the_ferplus_head(script, sharp_data, tmp_path):
-    """``--labels ferplus --second-head fer2013``: one output in the file (plain Keras load),
-    the FER2013 head in the config, a view on the same trunk with its own test figures."""
-    import keras
-    import numpy as np
-
-    out, card = tmp_path / "two.keras", tmp_path / "CARD.md"
-    assert script.main(["--quick", "--labels", "ferplus", "--second-head", "fer2013",
-                        "--out", str(out), "--card", str(card), "--cache", ""]) == 0
-    clf = EmotionClassifier.load(out)
-    assert clf.heads == ("fer2013",) and clf.config.extra["dataset_info"]["second_head"] == "fer2013"
-    assert keras.saving.load_model(out, compile=False).output_shape == (None, 7)
-    head = clf.with_head("fer2013")
-    assert head.config.prior_correction is None and head.heads == ()
-    crops = np.random.default_rng(0).integers(0, 256, (4, 48, 48, 3), dtype=np.uint8)
-    p_main, p_head = clf.predict_proba(crops), head.predict_proba(crops)
-    assert p_head.shape == (4, 7) and np.allclose(p_head.sum(1), 1, atol=1e-5)
-    assert not np.allclose(p_main, p_head, atol=1e-4)  # a different head on the same trunk
-    shared = head.model.get_layer("bam3")
-    assert shared is clf.model.get_layer("bam3")  # a view: the trunk is not copied
-    for key in ("fer2013_test_head_fer2013", "fer2013_test_ferplus_majority_head_fer2013"):
-        assert 0.0 <= clf.config.extra[key]["accuracy"] <= 1.0
-    assert "Extra head `fer2013`" in card.read_text()
-    with pytest.raises(KeyError):
-        clf.with_head("nope")

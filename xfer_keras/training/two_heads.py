@@ -81,3 +81,50 @@ class HeadIntoConfig:
                 classifier.config.extra["heads"] = heads
 
         return _Callback()
+
+
+def fit_head_on_frozen_trunk(classifier, x_train, y_train, x_val, y_val, name: str,
+                             labels: str, epochs: int = 80, patience: int = 8, seed: int = 0,
+                             batch_size: int = 256) -> dict:
+    """Fit an extra head (softmax regression) on the classifier's frozen pooled features and
+    store it in ``classifier.config.extra["heads"][name]``; the classifier's own output is
+    unchanged. Features of each image and its mirror (the classifier averages both views when
+    ``tta_flip``); class-weighted cross-entropy; the head starts as a copy of ``logits``;
+    the epoch with the best validation accuracy is kept. Returns the fit's record."""
+    import keras
+
+    from xfer_keras.models.heads import head_weights, pooled_features
+    from xfer_keras.training.image import class_weights
+
+    features = keras.Model(classifier.model.input, pooled_features(classifier.model))
+
+    def pooled(x, mirror=False):
+        x = classifier.preprocess(x)
+        return np.asarray(features.predict(x[:, :, ::-1] if mirror else x, batch_size=512,
+                                           verbose=0), np.float32)
+
+    f_train = np.concatenate([pooled(x_train), pooled(x_train, mirror=True)])
+    y_fit = np.concatenate([y_train, y_train]).astype(int)
+    f_val, y_val = pooled(x_val), np.asarray(y_val, int)
+    k = len(classifier.class_names)
+    keras.utils.set_random_seed(seed)
+    head = keras.layers.Dense(k, name=f"logits_{name}")
+    model = keras.Sequential([keras.Input((f_train.shape[1],)), head,
+                              keras.layers.Activation("softmax")])
+    head.set_weights([np.asarray(w) for w in classifier.model.get_layer("logits").get_weights()])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
+    stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience,
+                                         restore_best_weights=True)
+    history = model.fit(f_train, y_fit, validation_data=(f_val, y_val), epochs=epochs,
+                        batch_size=batch_size, class_weight=class_weights(y_fit, k, 0.5),
+                        callbacks=[stop], verbose=0)
+    heads = dict(classifier.config.extra.get("heads") or {})
+    heads[name] = head_weights(head, labels)
+    classifier.config.extra["heads"] = heads
+    record = {"method": "softmax regression on the frozen pooled features (image + mirror)",
+              "epochs_run": len(history.history["loss"]),
+              "best_val_accuracy": float(max(history.history["val_accuracy"])),
+              "n_train_images": int(len(x_train)), "n_val_images": int(len(x_val))}
+    classifier.config.extra[f"head_{name}_fit"] = record
+    return record
