@@ -51,6 +51,7 @@ from xfer_keras.errors import NoFaceError, XferError
 from xfer_keras.explain import facs
 from xfer_keras.explain.aus import AUSource, AUSourceError, make_au_source
 from xfer_keras.explain.fusion import ACTIVATION_RATIO, WEIGHT, FusionResult, fuse
+from xfer_keras.explain.gradcam import FUSED_ENGINES
 from xfer_keras.explain.hot_landmarks import find_hot_landmarks
 from xfer_keras.explanation import Explanation
 from xfer_keras.face.detector import box_iou
@@ -327,7 +328,7 @@ class XferaPipeline:
         crops = np.stack([f.crop.image for f in faces])
         gradcam = self.gradcam
         t0 = time.perf_counter()
-        if getattr(gradcam, "engine", None) in ("litert", "fast"):
+        if getattr(gradcam, "engine", None) in FUSED_ENGINES:
             probs, heatmaps, targets = gradcam.classify_and_explain(crops)
             split = {"model": (time.perf_counter() - t0) / len(faces)}
         else:

@@ -54,14 +54,6 @@ def litert_available() -> bool:
     return importlib.util.find_spec("ai_edge_litert") is not None
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 _SHA_CACHE: dict[tuple, str] = {}
 
 
@@ -70,7 +62,9 @@ def _model_sha256(path: Path) -> str:
     stat = path.stat()
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     if key not in _SHA_CACHE:
-        _SHA_CACHE[key] = _file_sha256(path)
+        from xfer_keras.assets import sha256_of
+
+        _SHA_CACHE[key] = sha256_of(path)
     return _SHA_CACHE[key]
 
 
