@@ -1,6 +1,6 @@
 """Speed of the XFERa pipeline on CPU, in one run: stages, throughput, CLI start-up, the `fer` peer.
 
-    python benchmarks/pipeline_latency.py [--n 40] [--batch-size 16] [--model PATH]
+    python benchmarks/pipeline_latency.py [--n 120] [--batch-size 16] [--model PATH]
                                           [--au-source blendshapes] [--cli-n 100] [--skip-cli]
                                           [--skip-fer] [--skip-check]
 
@@ -11,7 +11,7 @@ astronaut. Prints, after a warm-up (model files, tracing):
    a time and ``explain_many`` in batches, with and without the report files (``report``: the
    PNG panel + HTML written as ``explain`` writes them);
 2. images/s: single, batched (with and without the background prepare threads), each with and
-   without report files;
+   without report files, and without the one-BLAS-thread limit (:mod:`xfer_keras.blas`);
 3. the command line: how long bare imports take (TensorFlow, LiteRT, MediaPipe), cold start on
    one image (a fresh ``python -m xfer_keras explain``, with ``--report none`` and ``--report
    all``, and with the TensorFlow engine for comparison) and a folder of ``--cli-n`` images with PNG + HTML
@@ -210,7 +210,9 @@ def output_check(paths: list[str], clf, au_source: str, engine: str = "auto"):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=40, help="images per mode (default 40)")
+    parser.add_argument("--n", type=int, default=120,
+                        help="images per mode (default 120: the 40 CK+ peak frames 3 times, so that "
+                             "a batched run is not mostly its first and last batch)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--model", default=None, help="classifier .keras (default: saved_models/)")
     parser.add_argument("--au-source", default="blendshapes")
@@ -260,6 +262,19 @@ def main(argv=None) -> int:
                     pipe.explain_many(srcs[: args.batch_size], batch_size=args.batch_size)
                 _, s, _ = run_batched(pipe, srcs, args.batch_size, None)
                 throughput[f"batched ({workers} prepare threads), no report files"] = s
+        from xfer_keras import blas
+
+        blas.enabled = False  # OpenBLAS's own threads (they spin between calls), for comparison
+        try:
+            with XferaPipeline(classifier=clf, au_source=args.au_source) as pipe:
+                pipe.explain(srcs[0])
+                pipe.explain_many(srcs[: args.batch_size], batch_size=args.batch_size)
+                blas_single, s = run_single(pipe, srcs, None)
+                throughput["single, BLAS threads not limited, no report files"] = s
+                _, s, _ = run_batched(pipe, srcs, args.batch_size, None)
+                throughput[f"batched ({pipe.prepare_workers} prepare threads), BLAS threads not limited, no report files"] = s
+        finally:
+            blas.enabled = True
         if engine != "fast":  # the same function traced by TensorFlow, for comparison
             with XferaPipeline(classifier=clf, au_source=args.au_source, gradcam_engine="fast") as pipe:
                 for _ in range(2):
@@ -285,6 +300,8 @@ def main(argv=None) -> int:
         print(f"   single image, end to end (median wall time of one explain call): {single_ms:.1f} ms "
               f"(median of the stage sums {stage_sum:.1f} ms: the mesh runs beside dlib and the model)"
               + (f"; {failed} failed" if failed else ""))
+        print(f"   the same with BLAS threads not limited (xfer_keras.blas off): "
+              f"{1000 * float(np.median([t['call'] for t in blas_single])):.1f} ms")
         if engine != "fast":
             print(f"   the same with the TensorFlow engine: "
                   f"{1000 * float(np.median([t['call'] for t in fast_single])):.1f} ms; model stage "

@@ -27,7 +27,9 @@ Stages (each timed in ``Explanation.timings``, seconds):
 
 :meth:`XferaPipeline.explain_many` reads and detects the next images on background threads
 (``prepare_workers``, each with its own detectors) while the main thread runs the model on the
-current batch: dlib, MediaPipe, image decoding and TensorFlow all release the GIL.
+current batch: dlib, MediaPipe, image decoding and TensorFlow all release the GIL. The stages
+hold NumPy's OpenBLAS at one thread (:mod:`xfer_keras.blas`): its spinning workers would take a
+core from that work.
 ``faces="all"`` explains every face of an image (one Explanation each, largest first, with its
 ``face_index`` and box); ``given_faces`` explains faces found elsewhere (the video tracker's).
 :meth:`XferaPipeline.explain_video` explains a video or a folder of frames
@@ -46,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xfer_keras.blas import one_blas_thread
 from xfer_keras.emotions import canonical_emotion
 from xfer_keras.errors import NoFaceError, XferError
 from xfer_keras.explain import facs
@@ -259,6 +262,7 @@ class XferaPipeline:
             detectors = self._local.detectors = (detector, mesh)
         return detectors
 
+    @one_blas_thread()
     def _prepare(self, image, name: str | None, detectors=None, faces: str = "largest",
                  given_face=None, mesh_async: bool = False) -> list[_FaceWork]:
         """Read ``image``, find its face (``faces="largest"``) or every face (``"all"``; dlib,
@@ -323,6 +327,7 @@ class XferaPipeline:
         return [_FaceWork(image=work, face=face, crop=crop, index=k)
                 for k, (face, crop) in enumerate(zip(found, crops))]
 
+    @one_blas_thread()
     def _classify(self, faces: list[_FaceWork]):
         """Probabilities, explained classes and heatmaps of a batch of faces."""
         crops = np.stack([f.crop.image for f in faces])
@@ -343,6 +348,7 @@ class XferaPipeline:
         return (np.asarray(probs, dtype=np.float64), np.asarray(targets, dtype=int),
                 np.asarray(heatmaps, dtype=np.float32))
 
+    @one_blas_thread()
     def _finish(self, p: _FaceWork, probs: np.ndarray, target: int, heatmap: np.ndarray) -> Explanation:
         p.image.wait_mesh()
         timings, notes = {**p.image.timings, **p.timings}, []

@@ -27,6 +27,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from xfer_keras.blas import one_blas_thread
 from xfer_keras.native_logs import quiet_command
 
 REPORTS = ("none", "png", "html", "all")
@@ -156,6 +157,7 @@ def write_outputs(exp, out_dir: Path, name: str, png: bool = True, html: bool = 
     return write_image_outputs([exp], out_dir, name, png=png, html=html, per_face=False)
 
 
+@one_blas_thread()  # the overlays' few BLAS calls would spin a core beside the prepare threads
 def write_image_outputs(exps: list, out_dir: Path, name: str, png: bool = True, html: bool = True,
                         per_face: bool = True) -> list[Path]:
     """The explanations of one image's faces: ``<name>_face<k>.json`` (+ ``.png``) per face

@@ -19,6 +19,7 @@ from __future__ import annotations
 import sys
 import time
 
+from xfer_keras.blas import one_blas_thread
 from xfer_keras.emotions import canonical_emotion
 from xfer_keras.errors import NoFaceError, XferError
 from xfer_keras.video.reader import Sampling, VideoReader
@@ -162,6 +163,7 @@ def _detect_ahead(reader: VideoReader, sampling: Sampling, detector, lookahead: 
                 continue
         return False
 
+    @one_blas_thread()  # the grey conversion's BLAS call would otherwise spin a second core
     def produce():
         try:
             t_start = time.perf_counter()
