@@ -1,6 +1,6 @@
 """Speed of the XFERa pipeline on CPU, in one run: stages, throughput, CLI start-up, the `fer` peer.
 
-    python benchmarks/pipeline_latency.py [--n 120] [--batch-size 16] [--model PATH]
+    python benchmarks/pipeline_latency.py [--n 120] [--repeats 3] [--batch-size 16] [--model PATH]
                                           [--au-source blendshapes] [--cli-n 100] [--skip-cli]
                                           [--skip-fer] [--skip-check]
 
@@ -9,9 +9,11 @@ astronaut. Prints, after a warm-up (model files, tracing):
 
 1. the median milliseconds of each stage and its share of the sum, for ``explain`` one image at
    a time and ``explain_many`` in batches, with and without the report files (``report``: the
-   PNG panel + HTML written as ``explain`` writes them);
-2. images/s: single, batched (with and without the background prepare threads), each with and
-   without report files, and without the one-BLAS-thread limit (:mod:`xfer_keras.blas`);
+   PNG panel + HTML written as ``explain`` writes them), and the CPU time of each thread group in
+   the batched run (Linux ``/proc``);
+2. images/s (median and range of ``--repeats`` rounds): single, batched (with and without the
+   background prepare threads), each with and without report files, and without the
+   one-BLAS-thread limit (:mod:`xfer_keras.blas`);
 3. the command line: how long bare imports take (TensorFlow, LiteRT, MediaPipe), cold start on
    one image (a fresh ``python -m xfer_keras explain``, with ``--report none`` and ``--report
    all``, and with the TensorFlow engine for comparison) and a folder of ``--cli-n`` images with PNG + HTML
@@ -99,32 +101,101 @@ def write_reports(exp, out: Path, name: str) -> None:
     exp.timings["report"] = time.perf_counter() - t0
 
 
-def run_single(pipe, srcs, out: Path | None):
-    """Stage timings (each with ``"call"``: the wall seconds of that ``explain`` call), wall
-    seconds and process CPU seconds of ``explain`` one image at a time."""
-    runs, start, cpu = [], time.perf_counter(), time.process_time()
-    for k, src in enumerate(srcs):
-        t0 = time.perf_counter()
-        exp = pipe.explain(src, name=f"img{k}")
-        call = time.perf_counter() - t0
-        if out is not None:
-            write_reports(exp, out, f"img{k}")
-        runs.append({**exp.timings, "call": call})
-    return runs, (time.perf_counter() - start, time.process_time() - cpu)
+def run_single(pipe, srcs, out: Path | None, repeats: int = 1):
+    """Stage timings (each with ``"call"``: the wall seconds of that ``explain`` call) and one
+    (wall seconds, process CPU seconds) per round of ``explain`` one image at a time."""
+    runs, rounds = [], []
+    for _ in range(repeats):
+        start, cpu = time.perf_counter(), time.process_time()
+        for k, src in enumerate(srcs):
+            t0 = time.perf_counter()
+            exp = pipe.explain(src, name=f"img{k}")
+            call = time.perf_counter() - t0
+            if out is not None:
+                write_reports(exp, out, f"img{k}")
+            runs.append({**exp.timings, "call": call})
+        rounds.append((time.perf_counter() - start, time.process_time() - cpu))
+    return runs, rounds
 
 
-def run_batched(pipe, srcs, batch_size: int, out: Path | None):
-    """Stage timings, (wall, CPU) seconds and failures of ``iter_explain`` in batches."""
-    runs, failed, start, cpu = [], 0, time.perf_counter(), time.process_time()
-    for k, exp in pipe.iter_explain(srcs, names=[f"img{k}" for k in range(len(srcs))],
-                                    batch_size=batch_size):
-        if not hasattr(exp, "timings"):
-            failed += 1
+def run_batched(pipe, srcs, batch_size: int, out: Path | None, repeats: int = 1):
+    """Stage timings, one (wall, CPU) seconds per round, and failures per round of
+    ``iter_explain`` in batches."""
+    runs, rounds, failed = [], [], 0
+    for _ in range(repeats):
+        start, cpu = time.perf_counter(), time.process_time()
+        for k, exp in pipe.iter_explain(srcs, names=[f"img{k}" for k in range(len(srcs))],
+                                        batch_size=batch_size):
+            if not hasattr(exp, "timings"):
+                failed += 1
+                continue
+            if out is not None:
+                write_reports(exp, out, f"img{k}")
+            runs.append(exp.timings)
+        rounds.append((time.perf_counter() - start, time.process_time() - cpu))
+    return runs, rounds, failed // repeats
+
+
+def thread_ticks() -> dict[str, tuple[str, int]]:
+    """``{thread id: (name, CPU clock ticks so far)}`` of this process's threads (Linux
+    ``/proc``; empty elsewhere). Python threads are named as Python names them, native ones
+    (MediaPipe's, LiteRT's, OpenBLAS's) by their kernel name."""
+    import threading
+
+    root = Path("/proc/self/task")
+    if not root.is_dir():
+        return {}
+    python_names = {str(t.native_id): t.name for t in threading.enumerate()}
+    out = {}
+    for task in root.iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            comm = (task / "comm").read_text().strip()
+        except OSError:  # the thread ended meanwhile
             continue
-        if out is not None:
-            write_reports(exp, out, f"img{k}")
-        runs.append(exp.timings)
-    return runs, (time.perf_counter() - start, time.process_time() - cpu), failed
+        out[task.name] = (python_names.get(task.name, f"{comm} (native)"), int(fields[11]) + int(fields[12]))
+    return out
+
+
+THREAD_LABELS = {"MainThread": "main thread (model, fusion, text)",
+                 "drishti (native)": "MediaPipe's graph threads",
+                 "python (native)": "other native threads (LiteRT, OpenBLAS)"}
+
+
+def thread_table(before: dict, after: dict, n_images: int) -> None:
+    """CPU milliseconds per image of each thread group between two :func:`thread_ticks`."""
+    tick_ms = 1000.0 / os.sysconf("SC_CLK_TCK")
+    groups: dict[str, float] = {}
+    for tid, (name, ticks) in after.items():
+        spent = (ticks - before.get(tid, (name, 0))[1]) * tick_ms / n_images
+        label = "prepare threads (decode, dlib, crop, mesh call)" if name.startswith("xfer-prepare") else \
+            THREAD_LABELS.get(name, name)
+        groups[label] = groups.get(label, 0.0) + spent
+    for label, ms in sorted(groups.items(), key=lambda item: -item[1]):
+        if ms >= 0.05:
+            print(f"   {label:<48} {ms:6.1f} ms/image")
+    print(f"   {'all threads':<48} {sum(groups.values()):6.1f} ms/image")
+
+
+def median_round(rounds) -> tuple[float, float]:
+    """The median (wall, CPU) seconds over rounds."""
+    return float(np.median([w for w, _ in rounds])), float(np.median([c for _, c in rounds]))
+
+
+def compare_run(clf, srcs, args, label: str, throughput: dict, **options) -> list[dict]:
+    """Single and batched runs (no report files) of a pipeline made with ``options``, after a
+    warm-up, into ``throughput`` under ``label``; returns the single runs' timings."""
+    from xfer_keras.pipeline import XferaPipeline
+
+    with XferaPipeline(classifier=clf, au_source=args.au_source, **options) as pipe:
+        for _ in range(2):  # the first call runs eagerly, the second traces
+            pipe.explain(srcs[0])
+            pipe.explain_many(srcs[: args.batch_size], batch_size=args.batch_size)
+        runs, s = run_single(pipe, srcs, None, args.repeats)
+        throughput[f"single, {label}, no report files"] = s
+        _, s, _ = run_batched(pipe, srcs, args.batch_size, None, args.repeats)
+        throughput[f"batched ({pipe.prepare_workers} prepare threads), {label}, no report files"] = s
+    return runs
 
 
 def cli_seconds(paths: list[str], report: str, out: Path, model: str | None, extra=()):
@@ -214,6 +285,9 @@ def main(argv=None) -> int:
                         help="images per mode (default 120: the 40 CK+ peak frames 3 times, so that "
                              "a batched run is not mostly its first and last batch)")
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="rounds of each throughput row (median and range printed; the "
+                             "same work varies by ~20 %% from round to round on a shared 2-core VM)")
     parser.add_argument("--model", default=None, help="classifier .keras (default: saved_models/)")
     parser.add_argument("--au-source", default="blendshapes")
     parser.add_argument("--cli-n", type=int, default=100,
@@ -248,52 +322,51 @@ def main(argv=None) -> int:
             pipe.explain(srcs[0])
             pipe.explain_many(srcs[: args.batch_size], batch_size=args.batch_size)
             write_reports(pipe.explain(srcs[0]), tmp / "warm", "warm")
-            single, s = run_single(pipe, srcs, None)
+            single, s = run_single(pipe, srcs, None, args.repeats)
             throughput["single, no report files"] = s
-            single_r, s = run_single(pipe, srcs, tmp / "single")
+            single_r, s = run_single(pipe, srcs, tmp / "single", args.repeats)
             throughput["single, PNG + HTML"] = s
-            batched, s, failed = run_batched(pipe, srcs, args.batch_size, None)
+            ticks = thread_ticks()
+            batched, s, failed = run_batched(pipe, srcs, args.batch_size, None, args.repeats)
+            batched_threads = (ticks, thread_ticks())
             throughput[f"batched ({pipe.prepare_workers} prepare threads), no report files"] = s
-            batched_r, s, _ = run_batched(pipe, srcs, args.batch_size, tmp / "batched")
+            batched_r, s, _ = run_batched(pipe, srcs, args.batch_size, tmp / "batched", args.repeats)
             throughput[f"batched ({pipe.prepare_workers} prepare threads), PNG + HTML"] = s
         for workers in (1, 0):  # the default (above) against fewer background threads
             with XferaPipeline(classifier=clf, au_source=args.au_source, prepare_workers=workers) as pipe:
                 for _ in range(2):  # the first call runs eagerly, the second traces
                     pipe.explain_many(srcs[: args.batch_size], batch_size=args.batch_size)
-                _, s, _ = run_batched(pipe, srcs, args.batch_size, None)
+                _, s, _ = run_batched(pipe, srcs, args.batch_size, None, args.repeats)
                 throughput[f"batched ({workers} prepare threads), no report files"] = s
         from xfer_keras import blas
 
         blas.enabled = False  # OpenBLAS's own threads (they spin between calls), for comparison
         try:
-            with XferaPipeline(classifier=clf, au_source=args.au_source) as pipe:
-                pipe.explain(srcs[0])
-                pipe.explain_many(srcs[: args.batch_size], batch_size=args.batch_size)
-                blas_single, s = run_single(pipe, srcs, None)
-                throughput["single, BLAS threads not limited, no report files"] = s
-                _, s, _ = run_batched(pipe, srcs, args.batch_size, None)
-                throughput[f"batched ({pipe.prepare_workers} prepare threads), BLAS threads not limited, no report files"] = s
+            blas_single = compare_run(clf, srcs, args, "BLAS threads not limited", throughput)
         finally:
             blas.enabled = True
         if engine != "fast":  # the same function traced by TensorFlow, for comparison
-            with XferaPipeline(classifier=clf, au_source=args.au_source, gradcam_engine="fast") as pipe:
-                for _ in range(2):
-                    pipe.explain(srcs[0])
-                    pipe.explain_many(srcs[: args.batch_size], batch_size=args.batch_size)
-                fast_single, s = run_single(pipe, srcs, None)
-                throughput["single, TensorFlow engine (fast), no report files"] = s
-                _, s, _ = run_batched(pipe, srcs, args.batch_size, None)
-                throughput[f"batched ({pipe.prepare_workers} prepare threads), TensorFlow engine (fast), no report files"] = s
+            fast_single = compare_run(clf, srcs, args, "TensorFlow engine (fast)", throughput,
+                                      gradcam_engine="fast")
 
         print(f"\n1. median per image, stage share of the sum ({len(srcs)} images; batched: the "
               "model stage is per batch / batch size; prepare threads overlap stages)")
         stage_table({"single": single, "single + reports": single_r,
                      f"batch={args.batch_size}": batched, f"batch={args.batch_size} + reports": batched_r})
 
-        print("\n2. throughput (wall clock over all images; CPU: this process, all threads)")
-        for name, (seconds, cpu) in throughput.items():
+        if batched_threads[0]:
+            print(f"\n   CPU per thread group, batched (batch={args.batch_size}, no report files, "
+                  f"{args.repeats} rounds):")
+            thread_table(*batched_threads, len(srcs) * args.repeats)
+
+        print(f"\n2. throughput (wall clock over all images, the median of {args.repeats} rounds and "
+              "their range; CPU: this process, all threads)")
+        for name, rounds in throughput.items():
+            seconds, cpu = median_round(rounds)
+            rates = [len(srcs) / w for w, _ in rounds]
+            spread = f"  [{min(rates):.1f}-{max(rates):.1f}]" if len(rounds) > 1 else ""
             print(f"   {name:<52} {len(srcs) / seconds:7.2f} images/s  ({1000 * seconds / len(srcs):6.1f} ms/image, "
-                  f"CPU {1000 * cpu / len(srcs):6.1f} ms/image)")
+                  f"CPU {1000 * cpu / len(srcs):6.1f} ms/image){spread}")
         single_ms = 1000 * float(np.median([t["call"] for t in single]))
         stage_sum = 1000 * float(np.median([sum(v for k, v in t.items() if k not in ("report", "call"))
                                              for t in single]))
@@ -350,7 +423,7 @@ def main(argv=None) -> int:
                 print(f"   fer {fer['version']}: load {med['load']:.1f} ms, detect {med['detect']:.1f} ms, "
                       f"classify {med['classify']:.1f} ms, total {med['total']:.1f} ms per image "
                       f"({1000 / med['total']:.1f} images/s; a face in {found}/{len(rows)})")
-                ours_batched = 1000 * throughput[next(k for k in throughput if k.startswith("batched (") and "no report" in k)][0] / len(srcs)
+                ours_batched = 1000 * median_round(throughput[next(k for k in throughput if k.startswith("batched (") and "no report" in k)])[0] / len(srcs)
                 print(f"   ours / fer, time per image: single {single_ms / med['total']:.2f}, "
                       f"batched {ours_batched / med['total']:.2f} (ours also does Grad-CAM, 68 "
                       "landmarks, the mesh, AUs, fusion and text)")

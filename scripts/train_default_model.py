@@ -366,6 +366,9 @@ def main(argv=None) -> int:
     parser.add_argument("--second-head", choices=("fer2013",), default=None,
                         help="also train an extra head on FER2013's own labels beside the FER+ "
                              "head (stored in the config; EmotionClassifier.with_head)")
+    parser.add_argument("--second-head-weight", type=float, default=1.0,
+                        help="with --second-head: the extra head's loss scale (below 1, its labels "
+                             "pull the shared trunk less)")
     parser.add_argument("--fit-head", choices=("fer2013",), default=None,
                         help="with --evaluate-only: fit an extra head on FER2013's own labels on "
                              "the model's frozen features (its own output unchanged)")
@@ -490,10 +493,13 @@ def two_head_fit_options(clf, args, y_tr, recipe, extra_callbacks) -> dict:
     weights = [[w[i] for i in range(k)] for w in weights]
     model, head = training_model(clf.model, args.second_head)
     model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate),
-                  loss=two_head_loss(*weights), metrics=two_head_metrics(k))
+                  loss=two_head_loss(*weights, second_scale=args.second_head_weight),
+                  metrics=two_head_metrics(k))
     extra_callbacks.append(HeadIntoConfig(clf, head, args.second_head, args.second_head))
-    print(f"two heads: {clf.config.architecture} FER+ head + {args.second_head} head; class "
-          f"weights {np.round(weights, 2).tolist()}", flush=True)
+    clf.config.extra["second_head_weight"] = float(args.second_head_weight)
+    print(f"two heads: {clf.config.architecture} FER+ head + {args.second_head} head (loss "
+          f"scale {args.second_head_weight:g}); class weights {np.round(weights, 2).tolist()}",
+          flush=True)
     return {"train_model": model, "compile_model": False}
 
 

@@ -78,3 +78,25 @@ def test_strategy_hook_default_strategy(tmp_path):
                                                       early_stopping_patience=0, augment=False),
                        strategy=strategy)
     assert len(h.history["loss"]) == 1
+
+
+def test_two_head_loss_adds_the_scaled_second_cross_entropy():
+    """``w1[c1] * CE1 + s * w2[c2] * CE2`` per sample, with the class weights of each head's
+    target class; s = 0 leaves the first head alone."""
+    from keras import ops
+
+    from xfer_keras.training.two_heads import joint_targets, two_head_loss
+
+    k = 3
+    first = np.array([[0.7, 0.2, 0.1], [0.0, 0.0, 1.0]], np.float32)   # vote distributions
+    second = np.array([1, 0])                                           # one-hot labels
+    y_true = joint_targets(first, second, k)
+    p1 = np.array([[0.6, 0.3, 0.1], [0.2, 0.2, 0.6]], np.float32)
+    p2 = np.array([[0.1, 0.8, 0.1], [0.5, 0.25, 0.25]], np.float32)
+    y_pred = np.concatenate([p1, p2], axis=1)
+    w1, w2 = [1.0, 2.0, 0.5], [1.5, 1.0, 3.0]
+    ce1 = -(first * np.log(p1)).sum(1) * np.take(w1, first.argmax(1))
+    ce2 = -np.log(p2[np.arange(2), second]) * np.take(w2, second)
+    for scale in (1.0, 0.3, 0.0):
+        got = ops.convert_to_numpy(two_head_loss(w1, w2, second_scale=scale)(y_true, y_pred))
+        np.testing.assert_allclose(got, ce1 + scale * ce2, rtol=1e-5)

@@ -77,8 +77,8 @@ def test_blurred_copy_warns_and_two_heads_train(script, sharp_data, tmp_path, ca
 
     out, card = tmp_path / "ferplus.keras", tmp_path / "CARD.md"
     assert script.main(["--quick", "--train-copy", "blurred", "--labels", "ferplus",
-                        "--second-head", "fer2013", "--out", str(out), "--card", str(card),
-                        "--cache", ""]) == 0
+                        "--second-head", "fer2013", "--second-head-weight", "0.5",
+                        "--out", str(out), "--card", str(card), "--cache", ""]) == 0
     err = capsys.readouterr().err
     assert "WARNING: the train images are blurrier than the test images" in err
     clf = EmotionClassifier.load(out)
@@ -87,6 +87,7 @@ def test_blurred_copy_warns_and_two_heads_train(script, sharp_data, tmp_path, ca
     info = clf.config.extra["dataset_info"]
     assert info["labels"] == "ferplus" and info["n_train_targets"] < info["n_train"]
     assert clf.heads == ("fer2013",) and info["second_head"] == "fer2013"
+    assert clf.config.extra["second_head_weight"] == 0.5
     assert keras.saving.load_model(out, compile=False).output_shape == (None, 7)
     head = clf.with_head("fer2013")
     assert head.config.prior_correction is None and head.heads == ()

@@ -4,8 +4,8 @@ Why: NumPy's OpenBLAS splits even small products (the 224 -> 48 px resize, the g
 conversion) over every core, and its worker threads then spin, busy-waiting for the next
 call. The pipeline already runs one image per core (prepare threads, the mesh thread, LiteRT's
 threads), so those spinning workers only take CPU from the real work: on CK+ peak frames
-(2 cores) one ``explain`` took 71 ms of CPU (37 ms wall) with OpenBLAS's default threads and
-38 ms (25 ms) with one, for the same outputs; batches ran at 34 and 50 images/s
+(2 cores) one ``explain`` took 74 ms of CPU (38 ms wall) with OpenBLAS's default threads and
+39 ms (25 ms) with one, for the same outputs; batches ran at 41 and 46 images/s
 (``benchmarks/pipeline_latency.py`` prints both).
 
 The limit holds only while some pipeline call is inside the block (counted across threads);

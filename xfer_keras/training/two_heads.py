@@ -3,8 +3,9 @@
 Targets are the two label sets side by side, ``(N, 2K)``: the first K columns for the
 classifier's head (e.g. FER+ vote distributions), the last K for the extra head (e.g. FER2013's
 one-hot labels), so the usual augmentation pipeline carries them unchanged. The loss is the sum
-of both heads' cross-entropies, each sample weighted by its class in that head (inverse
-frequency, softened; :func:`xfer_keras.training.image.class_weights`). ``accuracy`` (what model
+of both heads' cross-entropies (the second one scaled by ``second_scale``), each sample weighted
+by its class in that head (inverse frequency, softened;
+:func:`xfer_keras.training.image.class_weights`). ``accuracy`` (what model
 selection monitors) is the mean of both heads' accuracies; ``first_accuracy`` and
 ``second_accuracy`` are logged too.
 """
@@ -20,13 +21,14 @@ def joint_targets(first: np.ndarray, second_labels: np.ndarray, k: int) -> np.nd
     return np.concatenate([np.asarray(first, np.float32), onehot], axis=1)
 
 
-def two_head_loss(first_weights, second_weights):
-    """Per-sample ``w1[c1] * CE(head 1) + w2[c2] * CE(head 2)`` over ``(N, 2K)`` targets and
-    predictions (probabilities), in ``keras.ops``."""
+def two_head_loss(first_weights, second_weights, second_scale: float = 1.0):
+    """Per-sample ``w1[c1] * CE(head 1) + s * w2[c2] * CE(head 2)`` over ``(N, 2K)`` targets and
+    predictions (probabilities), in ``keras.ops``. ``second_scale`` (s) below 1 lets the extra
+    head's labels pull the shared trunk less."""
     from keras import ops
 
     w1 = np.asarray(first_weights, np.float32)
-    w2 = np.asarray(second_weights, np.float32)
+    w2 = np.asarray(second_weights, np.float32) * np.float32(second_scale)
     k = len(w1)
 
     def loss(y_true, y_pred):
