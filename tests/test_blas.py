@@ -1,5 +1,6 @@
 """One BLAS thread while the pipeline works, the user's own BLAS threads restored after."""
 
+import contextlib
 import threading
 
 import numpy as np
@@ -17,15 +18,21 @@ def blas_threads() -> set[int]:
             if info["internal_api"] == "openblas" and info.get("threading_layer") != "openmp"}
 
 
-@pytest.fixture
-def three_blas_threads():
-    """A known user setting (3 threads) that differs from the limit."""
+@contextlib.contextmanager
+def user_setting_of_three():
+    """A known user setting (3 threads) that differs from the limit; skips without OpenBLAS."""
     if not blas_threads():
         pytest.skip("no OpenBLAS with its own thread pool is loaded (NumPy built otherwise)")
     with threadpoolctl.threadpool_limits(3, user_api="blas"):
         assert blas_threads() == {3}
         yield
     threadpoolctl.OpenBLASController.clear_controlling_thread(force=True)
+
+
+@pytest.fixture
+def three_blas_threads():
+    with user_setting_of_three():
+        yield
 
 
 def test_limit_holds_inside_and_is_undone(three_blas_threads):
@@ -92,16 +99,12 @@ def test_pipeline_stages_run_with_one_blas_thread(face_landmarker_path, monkeypa
     with XferaPipeline(classifier=clf, detector=RecordingDetector("dlib", fallback="mediapipe"),
                        mesh_detector=RecordingDetector("mediapipe")) as pipe:
         pipe.explain(face)  # loads every library first (MediaPipe brings more BLAS copies)
-        if not blas_threads():
-            pytest.skip("no OpenBLAS with its own thread pool is loaded (NumPy built otherwise)")
         seen.clear()
-        with threadpoolctl.threadpool_limits(3, user_api="blas"):
-            assert blas_threads() == {3}
+        with user_setting_of_three():
             exp = pipe.explain(face)
             assert blas_threads() == {3}
             results = pipe.explain_many([face, blank])
             assert blas_threads() == {3}
-        threadpoolctl.OpenBLASController.clear_controlling_thread(force=True)
     assert results[0].emotion == exp.emotion
     assert len(seen) == 5 and all(s == {1} for s in seen), seen  # 2 + 2 + the blank's dlib
     import xfer_keras.face
