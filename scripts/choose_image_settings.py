@@ -7,8 +7,9 @@ Every candidate model is scored through the whole pipeline (dlib detection, crop
 CK+ full-resolution frames: the last 3 frames of the 40 sequences (their emotion) and the first
 frame of each (neutral), with each candidate framing and each power of the prior correction
 (probabilities divided by the training class mix ** power, ``ClassifierConfig.prior_correction``),
-and on CK+48 (already 48x48 crops framed like FER2013: model only, no neutral class). FER2013
-test is never read here. Prints one table; the choice is the row with the best balanced
+and on CK+48 (already 48x48 crops framed like FER2013: model only, no neutral class; without
+the subjects any of the models trained on, ``--posed`` in the training script). FER2013 test is
+never read here. Prints one table; the choice is the row with the best balanced
 accuracy (mean recall) on the CK+ full-resolution frames, ties broken by CK+48.
 
 ``--apply OUT`` (one model): writes the chosen framing and prior correction into the model's
@@ -84,16 +85,22 @@ def main(argv=None) -> int:
     from xfer_keras.emotions import EMOTIONS7
     from xfer_keras.models.classifier import EmotionClassifier, class_weights_of
     from xfer_keras.training.dev_sets import (FaceSet, ckplus48_frame, ckplus_onset_frames,
-                                              ckplus_peak_frames, score_predictions)
+                                              ckplus_peak_frames, score_predictions,
+                                              trained_subjects)
 
     full = FaceSet.detect(pd.concat([ckplus_peak_frames(), ckplus_onset_frames()],
                                     ignore_index=True))
     onset = full.labels == EMOTIONS7.index("neutral")
-    ck48 = ckplus48_frame()
+    # every model is scored on the same CK+48 crops: none of a subject any of them trained on
+    seen = sorted({s for path in args.models
+                   for s in trained_subjects(EmotionClassifier.load(path, lazy=True))})
+    ck48 = ckplus48_frame(exclude_subjects=seen)
     ck48_images, ck48_labels = load_images(ck48["path"], size=48, channels=1), \
         encode_labels(ck48["emotion"])
     print(f"CK+ full-res: {int((~onset).sum())} peak + {int(onset.sum())} neutral onset frames, "
-          f"dlib found {full.found.sum()}; CK+48: {len(ck48_labels)} crops")
+          f"dlib found {full.found.sum()}; CK+48: {len(ck48_labels)} crops of "
+          f"{ck48['subject'].nunique()} subjects" +
+          (f" ({len(seen)} subjects a model trained on left out)" if seen else ""))
     rows = []
     print("| model | framing | prior power | CK+ full-res balanced acc (peaks + onsets) | "
           "CK+ peaks acc / macro F1 | CK+48 acc / macro F1 |")

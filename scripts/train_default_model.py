@@ -205,6 +205,18 @@ def _head_lines(head: str, evaluations: dict) -> list[str]:
     return lines
 
 
+def _posed_lines(record: dict | None) -> list[str]:
+    """The card's line on the posed faces mixed into training (``--posed``), if any."""
+    if not record:
+        return []
+    return [f"- Posed faces mixed in (`--posed {record['dataset']}`): the {record['n_images']} "
+            f"CK+48 crops of {len(record['subjects'])} of its subjects (a seeded "
+            f"{record['subjects_share']:.0%} of those outside the full-resolution dev "
+            f"sequences), repeated x{record['repeats']} to "
+            f"{record['share_of_training']:.1%} of the training arrays, one-hot targets. "
+            "Every CK+48 figure of this model leaves these subjects out."]
+
+
 def write_model_card(path: Path, model_file: Path, clf, evaluations: dict, info: dict,
                      notes: str = "") -> None:
     """The model card from the model's embedded config and the test evaluations (name ->
@@ -249,6 +261,7 @@ def write_model_card(path: Path, model_file: Path, clf, evaluations: dict, info:
            f"{info.get('n_train_targets')} train images have one)"
            if info.get("labels") == "ferplus" else "the FER2013 folder labels")
         + ". Model selection (best epoch) on validation accuracy only.",
+        *_posed_lines(extra.get("posed_training")),
         f"- Test: FER2013 `test` ({info['n_test']} images), used only for the figures below.",
         "- Augmentation: horizontal flip, rotation +-10 deg, zoom +-10%, shift +-10%, "
         "brightness/contrast jitter; class weights (inverse frequency, square root).",
@@ -306,8 +319,14 @@ def write_model_card(path: Path, model_file: Path, clf, evaluations: dict, info:
         *[line for head in clf.heads for line in _head_lines(head, evaluations)],
         *([notes.strip(), ""] if notes.strip() else []),
         "## Limits",
-        "- Trained on FER2013 only (low-resolution internet faces, noisy labels): expect lower "
-        "accuracy on other domains (posed lab faces, e.g. CK+; see benchmarks/peer_compare.py).",
+        ("- Trained on FER2013 (low-resolution internet faces, noisy labels) and posed CK+ "
+         "faces of other subjects: the CK+ dev figures are across people, not across datasets "
+         "(same lab, camera and lighting), so they overstate what to expect on other posed "
+         "photo sets; see benchmarks/peer_compare.py."
+         if extra.get("posed_training") else
+         "- Trained on FER2013 only (low-resolution internet faces, noisy labels): expect lower "
+         "accuracy on other domains (posed lab faces, e.g. CK+; see "
+         "benchmarks/peer_compare.py)."),
         "- The paper's model (ResNet50 + BAM, VGGFace2 pretraining, RAF-DB) is `resnet50_bam`; "
         "train it on a GPU with notebooks/05_train_resnet50_bam.ipynb.",
         "- Research use only; FER2013's licence terms apply to derived weights.",
@@ -372,6 +391,15 @@ def main(argv=None) -> int:
     parser.add_argument("--fit-head", choices=("fer2013",), default=None,
                         help="with --evaluate-only: fit an extra head on FER2013's own labels on "
                              "the model's frozen features (its own output unchanged)")
+    parser.add_argument("--posed", choices=("ckplus48",), default=None,
+                        help="mix posed faces into training: CK+48 crops of a seeded share of its "
+                             "subjects (never the full-res dev sequences' subjects), their CK+ "
+                             "label the target of every head; every CK+48 figure of the model "
+                             "leaves them out (xfer_keras.training.posed_faces)")
+    parser.add_argument("--posed-share", type=float, default=0.1,
+                        help="with --posed: share of the training arrays (by repetition)")
+    parser.add_argument("--posed-subjects", type=float, default=0.6,
+                        help="with --posed: share of CK+48's other subjects to train on")
     parser.add_argument("--quick", action="store_true", help="tiny subset, 1 epoch (CI)")
     parser.add_argument("--card", default=None, help="model card path (default next to --out)")
     parser.add_argument("--notes", default=None,
@@ -389,6 +417,14 @@ def main(argv=None) -> int:
     x_tr, y_tr, x_va, y_va = training_targets(data, args.labels, args.second_head)
     info = dict(data.info, labels=args.labels, n_train_targets=len(x_tr),
                 n_val_targets=len(x_va), second_head=args.second_head)
+    posed = None
+    if args.posed and not args.evaluate_only:
+        x_tr, y_tr, posed = mix_in_posed(args, x_tr, y_tr)
+        print(f"posed faces: {posed['n_images']} CK+48 crops of {len(posed['subjects'])} "
+              f"subjects, x{posed['repeats']} ({posed['share_of_training']:.1%} of training)",
+              flush=True)
+    elif args.resume:  # the resumed weights still carry the posed faces they trained on
+        posed = EmotionClassifier.load(args.resume, lazy=True).config.extra.get("posed_training")
     print(f"data: train {x_tr.shape} val {x_va.shape} test {data.x_test.shape}, "
           f"{args.labels} targets ({time.time() - start:.0f} s)", flush=True)
 
@@ -406,9 +442,35 @@ def main(argv=None) -> int:
     else:
         best, recipe = train(args, x_tr, y_tr, x_va, y_va, info, deadline)
         best.config.extra["wall_minutes"] = (time.time() - start) / 60
+        if posed:
+            best.config.extra["posed_training"] = posed
     finalize(best, args, Path(args.out), recipe, data, x_va, y_va, info)
     print(f"done in {(time.time() - start) / 60:.1f} min", flush=True)
     return 0
+
+
+def mix_in_posed(args, x_tr, y_tr):
+    """The training arrays with CK+48's posed faces mixed in, and the record for the config
+    (with the subjects of a resumed model that trained on posed faces too)."""
+    import numpy as np
+
+    from xfer_keras.models.classifier import EmotionClassifier
+    from xfer_keras.training.dev_sets import ckplus48_training_subjects, trained_subjects
+    from xfer_keras.training.posed_faces import ckplus48_training_arrays, mix_in
+
+    subjects = ckplus48_training_subjects(args.posed_subjects)
+    x_posed, y_posed = ckplus48_training_arrays(subjects, args.input_size, args.channels,
+                                                soft=np.asarray(y_tr).ndim == 2)
+    if args.second_head:  # a posed face's CK+ label answers both heads' questions
+        y_posed = np.concatenate([y_posed, y_posed], axis=1)
+    x_out, y_out, repeats = mix_in(x_tr, y_tr, x_posed, y_posed, args.posed_share)
+    earlier = trained_subjects(EmotionClassifier.load(args.resume, lazy=True)) if args.resume else []
+    record = {"dataset": "ckplus48", "subjects": sorted(set(subjects) | set(earlier)),
+              "subjects_share": args.posed_subjects, "n_images": len(x_posed),
+              "repeats": repeats, "share_of_training": repeats * len(x_posed) / len(x_out),
+              "rule": "CK+48 subjects, seeded, never those of the full-res dev sequences; "
+                      "left out of every CK+48 figure of this model"}
+    return x_out, y_out, record
 
 
 def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
@@ -441,7 +503,9 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
                           model=model)
     config["extra"] = {"description": get_spec(args.arch).description,
                        "training_data": f"FER2013 train ({args.train_copy} copy, conflicting "
-                                        f"and test duplicates dropped), {args.labels} targets",
+                                        f"and test duplicates dropped), {args.labels} targets"
+                                        + (", and posed CK+48 faces of other subjects"
+                                           if args.posed else ""),
                        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores"}
     clf = EmotionClassifier(model, config)
     if args.resume:

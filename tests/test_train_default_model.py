@@ -103,6 +103,50 @@ def test_blurred_copy_warns_and_two_heads_train(script, sharp_data, tmp_path, ca
         clf.with_head("nope")
 
 
+def test_posed_faces_train_and_are_left_out_of_ckplus48(script, sharp_data, data_dir, tmp_path):
+    """``--posed ckplus48``: CK+48 crops of a seeded share of its subjects (never the full-res dev
+    sequences' subjects) join the FER+ targets; the config names them and the card says so."""
+    if not (data_dir / "ckplus48").is_dir():
+        pytest.skip("ckplus48 not in XFER_DATA_DIR")
+    import argparse
+
+    import numpy as np
+
+    from xfer_keras.training.dev_sets import ckplus_fullres_subjects, trained_subjects
+
+    out, card = tmp_path / "posed.keras", tmp_path / "CARD.md"
+    assert script.main(["--quick", "--labels", "ferplus", "--posed", "ckplus48",
+                        "--posed-share", "0.2", "--posed-subjects", "0.3", "--out", str(out),
+                        "--card", str(card), "--cache", ""]) == 0
+    clf = EmotionClassifier.load(out)
+    record = clf.config.extra["posed_training"]
+    subjects = trained_subjects(clf)
+    assert record["dataset"] == "ckplus48" and len(subjects) > 10
+    assert not set(subjects) & set(ckplus_fullres_subjects())
+    # the quick subset has 240 FER+ targets: 0.2 of the mix is about one copy of the crops
+    assert record["repeats"] >= 1 and 0.0 < record["share_of_training"] < 1.0
+    assert clf.config.extra["dataset_info"]["n_train_targets"] < 300  # FER2013's, before the mix
+    assert "Posed faces mixed in" in card.read_text()
+    again = tmp_path / "again.keras"
+    assert script.main(["--quick", "--labels", "ferplus", "--evaluate-only", str(out),
+                        "--out", str(again), "--card", str(tmp_path / "CARD2.md"),
+                        "--cache", ""]) == 0
+    assert trained_subjects(EmotionClassifier.load(again)) == subjects  # kept in the config
+    resumed = tmp_path / "resumed.keras"  # resumed without --posed: the weights still saw them
+    assert script.main(["--quick", "--labels", "ferplus", "--resume", str(out), "--out",
+                        str(resumed), "--card", str(tmp_path / "CARD3.md"), "--cache", ""]) == 0
+    assert trained_subjects(EmotionClassifier.load(resumed)) == subjects
+    # with a second head, a posed face's CK+ label is the target of both heads
+    x_tr = np.zeros((20, 48, 48, 1), np.uint8)
+    y_tr = np.full((20, 14), 1 / 7, np.float32)
+    args = argparse.Namespace(posed_subjects=0.1, posed_share=0.5, input_size=48, channels=1,
+                              second_head="fer2013", resume=None)
+    x_mix, y_mix, _ = script.mix_in_posed(args, x_tr, y_tr)
+    posed = y_mix[20:]
+    assert posed.shape[1] == 14 and np.array_equal(posed[:, :7], posed[:, 7:])
+    assert set(np.unique(posed)) == {0.0, 1.0} and len(x_mix) == len(y_mix)
+
+
 def _has_avx512_bf16() -> bool:
     try:
         return "avx512_bf16" in Path("/proc/cpuinfo").read_text()

@@ -1,0 +1,45 @@
+"""Posed training faces mixed into FER2013's internet faces.
+
+FER2013 has few prototypical, posed expressions, and the default model is judged on posed studio
+photos. CK+48 adds posed faces of other people: a seeded share of its subjects
+(:func:`xfer_keras.training.dev_sets.ckplus48_training_subjects`, never those of the
+full-resolution dev sequences), repeated so that they make up a chosen share of the training
+arrays. The subjects go into the model's config (``extra["posed_training"]``), and every CK+48
+figure of that model leaves them out (:func:`~xfer_keras.training.dev_sets.trained_subjects`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def ckplus48_training_arrays(subjects, size: int = 48, channels: int = 1, soft: bool = True,
+                             root=None):
+    """``(x, y)`` of the CK+48 crops of ``subjects``: uint8 ``(N, size, size, channels)`` and
+    one-hot float32 ``(N, 7)`` targets (``soft``, beside FER+ vote distributions) or int labels."""
+    from xfer_keras.data.image_folders import encode_labels, load_images
+    from xfer_keras.training.dev_sets import ckplus48_frame
+
+    frame = ckplus48_frame(root)
+    frame = frame[frame["subject"].isin(set(subjects))]
+    if frame.empty:
+        raise ValueError("none of the given subjects is in CK+48")
+    x = load_images(frame["path"], size=size, channels=channels)
+    labels = encode_labels(frame["emotion"])
+    return x, (np.eye(7, dtype=np.float32)[labels] if soft else labels)
+
+
+def mix_in(x, y, x_extra, y_extra, share: float):
+    """``(x, y, repeats)``: the extra samples repeated ``repeats`` times and appended, so that
+    they are about ``share`` of the result (at least once each)."""
+    if not 0.0 < share < 1.0:
+        raise ValueError(f"share must be in (0, 1), got {share}")
+    if len(x_extra) == 0:
+        raise ValueError("no extra samples to mix in")
+    y_extra = np.asarray(y_extra, dtype=np.asarray(y).dtype)
+    if y_extra.shape[1:] != np.asarray(y).shape[1:]:
+        raise ValueError(f"targets {y_extra.shape[1:]} do not match {np.asarray(y).shape[1:]}")
+    repeats = max(1, round(share * len(x) / ((1.0 - share) * len(x_extra))))
+    x_out = np.concatenate([x] + [x_extra] * repeats)
+    y_out = np.concatenate([y] + [y_extra] * repeats)
+    return x_out, y_out, repeats
