@@ -417,14 +417,14 @@ def main(argv=None) -> int:
     x_tr, y_tr, x_va, y_va = training_targets(data, args.labels, args.second_head)
     info = dict(data.info, labels=args.labels, n_train_targets=len(x_tr),
                 n_val_targets=len(x_va), second_head=args.second_head)
-    posed = None
+    # the resumed weights still carry the posed faces they trained on
+    posed = (EmotionClassifier.load(args.resume, lazy=True).config.extra.get("posed_training")
+             if args.resume else None)
     if args.posed and not args.evaluate_only:
-        x_tr, y_tr, posed = mix_in_posed(args, x_tr, y_tr)
+        x_tr, y_tr, posed = mix_in_posed(args, x_tr, y_tr, posed)
         print(f"posed faces: {posed['n_images']} CK+48 crops of {len(posed['subjects'])} "
               f"subjects, x{posed['repeats']} ({posed['share_of_training']:.1%} of training)",
               flush=True)
-    elif args.resume:  # the resumed weights still carry the posed faces they trained on
-        posed = EmotionClassifier.load(args.resume, lazy=True).config.extra.get("posed_training")
     print(f"data: train {x_tr.shape} val {x_va.shape} test {data.x_test.shape}, "
           f"{args.labels} targets ({time.time() - start:.0f} s)", flush=True)
 
@@ -449,13 +449,12 @@ def main(argv=None) -> int:
     return 0
 
 
-def mix_in_posed(args, x_tr, y_tr):
+def mix_in_posed(args, x_tr, y_tr, earlier: dict | None = None):
     """The training arrays with CK+48's posed faces mixed in, and the record for the config
-    (with the subjects of a resumed model that trained on posed faces too)."""
+    (with the subjects of ``earlier``, the resumed model's record, if it saw posed faces too)."""
     import numpy as np
 
-    from xfer_keras.models.classifier import EmotionClassifier
-    from xfer_keras.training.dev_sets import ckplus48_training_subjects, trained_subjects
+    from xfer_keras.training.dev_sets import ckplus48_training_subjects
     from xfer_keras.training.posed_faces import ckplus48_training_arrays, mix_in
 
     subjects = ckplus48_training_subjects(args.posed_subjects)
@@ -464,8 +463,8 @@ def mix_in_posed(args, x_tr, y_tr):
     if args.second_head:  # a posed face's CK+ label answers both heads' questions
         y_posed = np.concatenate([y_posed, y_posed], axis=1)
     x_out, y_out, repeats = mix_in(x_tr, y_tr, x_posed, y_posed, args.posed_share)
-    earlier = trained_subjects(EmotionClassifier.load(args.resume, lazy=True)) if args.resume else []
-    record = {"dataset": "ckplus48", "subjects": sorted(set(subjects) | set(earlier)),
+    record = {"dataset": "ckplus48",
+              "subjects": sorted(set(subjects) | set((earlier or {}).get("subjects", ()))),
               "subjects_share": args.posed_subjects, "n_images": len(x_posed),
               "repeats": repeats, "share_of_training": repeats * len(x_posed) / len(x_out),
               "rule": "CK+48 subjects, seeded, never those of the full-res dev sequences; "

@@ -140,7 +140,7 @@ def test_posed_faces_train_and_are_left_out_of_ckplus48(script, sharp_data, data
     x_tr = np.zeros((20, 48, 48, 1), np.uint8)
     y_tr = np.full((20, 14), 1 / 7, np.float32)
     args = argparse.Namespace(posed_subjects=0.1, posed_share=0.5, input_size=48, channels=1,
-                              second_head="fer2013", resume=None)
+                              second_head="fer2013")
     x_mix, y_mix, _ = script.mix_in_posed(args, x_tr, y_tr)
     posed = y_mix[20:]
     assert posed.shape[1] == 14 and np.array_equal(posed[:, :7], posed[:, 7:])
