@@ -12,7 +12,9 @@ Data (research licence, never shipped): the FACS AU codes of all 327 labelled CK
 Validation is leave-one-subject-out (LOSO): for each subject, the calibrated per-AU logistic
 regressions are fitted on every other subject's frames (both sets) and predict that subject's
 frames; each AU's probability threshold is tuned for F1 inside the training subjects only
-(subject-grouped 5-fold, nested). ``--write`` refits on everything and writes the parameters (no data) to
+(subject-grouped 5-fold, nested), and an AU whose out-of-fold predictions there agree with
+the codes little better than chance (Cohen's kappa below ``MIN_KAPPA``) is not measured
+(predicted absent). ``--write`` refits on everything and writes the parameters (no data) to
 ``xfer_keras/explain/aus/_calibration.py``.
 """
 
@@ -32,7 +34,7 @@ sys.path.insert(0, str(REPO))
 import xfer_keras  # noqa: E402,F401  (environment before TensorFlow/mediapipe)
 from xfer_keras import config  # noqa: E402
 from xfer_keras.explain.aus.blendshapes import (  # noqa: E402
-    CALIBRATION_FEATURES, NAIVE_THRESHOLD, fit_calibration, loso_presence, naive_intensities,
+    CALIBRATION_FEATURES, MIN_KAPPA, NAIVE_THRESHOLD, fit_calibration, loso_presence, naive_intensities,
 )
 
 CALIBRATION_PY = REPO / "xfer_keras/explain/aus/_calibration.py"
@@ -130,6 +132,11 @@ def main(argv=None) -> int:
             note=(f"fitted by scripts/au_agreement.py on {len(rows)} CK+ peak frames "
                   f"({meta.subject.nunique()} subjects): FACS codes vs MediaPipe blendshapes"),
         )
+        left_out = ", ".join(f"AU{int(au):02d} (kappa {v['oof_kappa']:.2f})"
+                             for au, v in params["unreliable"].items())
+        lines.append(f"not measured (out-of-fold Cohen's kappa below {MIN_KAPPA}): "
+                     f"{left_out or 'none'}")
+        print(lines[-1])
         text = ('"""Calibrated blendshape -> AU parameters, written by ``scripts/au_agreement.py '
                 '--write``.\n\nParameters only (no data). LOSO agreement at the time of fitting:\n\n'
                 + "\n".join("    " + line for line in lines).rstrip() + '\n"""\n\n'

@@ -542,7 +542,8 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
 
 def two_head_fit_options(clf, args, y_tr, recipe, extra_callbacks) -> dict:
     """The compiled two-head training model (the classifier's FER+ head + a FER2013 head that
-    starts as its copy) and the callback that stores the extra head in the config."""
+    starts as the resumed model's own, else as a copy of the FER+ head) and the callback that
+    stores the extra head in the config."""
     import keras
     import numpy as np
 
@@ -554,7 +555,8 @@ def two_head_fit_options(clf, args, y_tr, recipe, extra_callbacks) -> dict:
     y_tr = np.asarray(y_tr)
     weights = [class_weights(part.argmax(1), k, 0.5) for part in (y_tr[:, :k], y_tr[:, k:])]
     weights = [[w[i] for i in range(k)] for w in weights]
-    model, head = training_model(clf.model, args.second_head)
+    stored = (clf.config.extra.get("heads") or {}).get(args.second_head)  # resuming one
+    model, head = training_model(clf.model, args.second_head, init_spec=stored)
     model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate),
                   loss=two_head_loss(*weights, second_scale=args.second_head_weight),
                   metrics=two_head_metrics(k))

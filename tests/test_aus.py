@@ -156,3 +156,62 @@ def test_calibration_fit_and_loso_on_synthetic_rows():
     pred = loso_presence(rows, labels, groups)
     assert (pred[12] == labels[12].astype(bool)).mean() > 0.85
     assert set(NAIVE_MAPPING) == set(CALIBRATION_FEATURES)
+
+
+def test_a_rare_au_without_signal_is_not_measured():
+    """An AU whose blendshapes carry no signal and that few faces show would get a threshold that
+    calls it present nearly everywhere (AU10 on CK+); it is left out instead, and LOSO counts it
+    absent, while an AU with signal is kept."""
+    from xfer_keras.explain.aus.blendshapes import MIN_KAPPA
+
+    rng = np.random.default_rng(1)
+    n = 120
+    smile = rng.uniform(0, 1, n)
+    rows = [{"mouthSmileLeft": s, "mouthSmileRight": s, "mouthUpperUpLeft": rng.uniform(0, 1),
+             "noseSneerLeft": rng.uniform(0, 1)} for s in smile]
+    rare = np.zeros(n, int)
+    rare[rng.choice(n, 8, replace=False)] = 1          # 7 % of the faces, unrelated to the shapes
+    labels = {12: (smile > 0.5).astype(int), 10: rare}
+    groups = np.repeat(np.arange(24), 5)
+    params = fit_calibration(rows, labels, groups=groups)
+    assert "12" in params["aus"] and "10" not in params["aus"]
+    dropped = params["unreliable"]["10"]
+    assert dropped["n_positive"] == 8
+    assert dropped["oof_kappa"] < MIN_KAPPA
+    reading = BlendshapeAUSource(params=params).read(blendshapes=rows[0])
+    assert 10 not in reading.intensities and not reading.present(10)
+    pred = loso_presence(rows, labels, groups)
+    assert not pred[10].any()
+    assert (pred[12] == labels[12].astype(bool)).mean() > 0.85
+
+
+def test_cohen_kappa_known_values():
+    from xfer_keras.explain.aus.blendshapes import cohen_kappa
+
+    y = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, 0])
+    assert cohen_kappa(y, y) == pytest.approx(1.0)
+    assert cohen_kappa(y, np.ones(10)) == pytest.approx(0.0)       # "always present"
+    # 1 TP, 1 FN, 1 FP, 7 TN: observed 0.8, chance 0.2*0.2 + 0.8*0.8 = 0.68 -> 0.375
+    assert cohen_kappa(y, [1, 0, 1, 0, 0, 0, 0, 0, 0, 0]) == pytest.approx(0.375)
+
+
+def test_no_measured_au_is_called_present_far_more_often_than_coded(ckplus_dir, face_landmarker_path):
+    """On the 40 full-resolution CK+ peaks, every AU the shipped calibration measures is called
+    present on at most 40 points more of the faces than FACS codes it (AU10, before it was left
+    out: present on 39 of 40, coded on 1), and the ones it measures agree better than chance."""
+    from xfer_keras.data.ckplus import load_ckplus_sequences
+    from xfer_keras.explain.aus.blendshapes import cohen_kappa
+    from xfer_keras.face import LandmarkDetector, load_image
+
+    records = [r for r in load_ckplus_sequences(ckplus_dir) if r.au_codes]
+    source = BlendshapeAUSource()
+    with LandmarkDetector("mediapipe") as detector:
+        readings = [source.read(face=detector.detect_one(load_image(r.frame_paths[-1])))
+                    for r in records]
+    assert len(readings) == 40
+    for au in source.thresholds:
+        present = np.array([reading.present(au) for reading in readings])
+        coded = np.array([au in r.au_codes for r in records])
+        assert present.mean() <= coded.mean() + 0.4, (au, present.mean(), coded.mean())
+        if coded.sum() >= 5:
+            assert cohen_kappa(coded.astype(int), present) > 0.2, au

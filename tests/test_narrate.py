@@ -60,10 +60,21 @@ def test_make_narrator():
 
 
 def test_template_does_not_call_atypical_movements_typical():
-    data = _input("sadness", hot=["the raising of the upper lip"])
+    data = _input("sadness", hot=["the raising of the upper lip"], matching=[])
     data.atypical_hot_descriptions = ["the raising of the upper lip"]
     text = TemplateNarrator().narrate(data)
     assert "not among the movements typical" in text and "typically associated" not in text
+    assert text.endswith("so this result is uncertain.")
+    # the typical movements present outside the focus are named, and the result is not called
+    # uncertain (the demo photo: a smile with the focus on the parted lips)
+    data = _input("happiness", hot=["the parting of the lips"],
+                  matching=["the lifting of the cheek", "the pulling of the lip corner"])
+    data.atypical_hot_descriptions = ["the parting of the lips"]
+    text = TemplateNarrator().narrate(data)
+    assert "I focused on the parting of the lips, which is not among the movements typical" in text
+    assert text.endswith("but I also noticed the lifting of the cheek and the pulling of the lip "
+                         "corner, which are typically associated with it.")
+    assert "uncertain" not in text
     data = _input("sadness", hot=["the raising of the inner eyebrows", "the raising of the upper lip"])
     data.atypical_hot_descriptions = ["the raising of the upper lip"]
     text = TemplateNarrator().narrate(data)

@@ -23,16 +23,23 @@ def pooled_features(model):
     return model.get_layer("logits").input
 
 
-def training_model(model, name: str, init_from_logits: bool = True):
+def training_model(model, name: str, init_from_logits: bool = True, init_spec: dict | None = None):
     """``(two-output model, head Dense layer)``: ``inputs -> concat([model.output, softmax(head)])``
-    (N, 2K), for training both heads at once; the new head starts as a copy of ``logits``."""
+    (N, 2K), for training both heads at once. The head starts from ``init_spec`` (a stored head,
+    when training resumes a model that has one), else as a copy of ``logits``."""
     import keras
 
     logits = model.get_layer("logits")
     head = keras.layers.Dense(logits.units, name=f"logits_{name}")
     probs = keras.layers.Activation("softmax", dtype="float32",
                                     name=f"predictions_{name}")(head(pooled_features(model)))
-    if init_from_logits:
+    if init_spec is not None:
+        kernel = np.asarray(init_spec["kernel"], np.float32)
+        if kernel.shape != tuple(np.shape(logits.kernel)):
+            raise ValueError(f"head {name!r}: stored kernel {kernel.shape} does not fit "
+                             f"logits {tuple(np.shape(logits.kernel))}")
+        head.set_weights([kernel, np.asarray(init_spec["bias"], np.float32)])
+    elif init_from_logits:
         head.set_weights([np.asarray(w) for w in logits.get_weights()])
     joined = keras.layers.Concatenate(dtype="float32", name="heads")([model.output, probs])
     return keras.Model(model.input, joined, name=f"{model.name}_with_{name}"), head

@@ -74,9 +74,14 @@ class TemplateNarrator:
                 text += f" I also noticed {join_phrases(atypical)}, which is less typical of it."
             return text
         if atypical:
-            return (f"{first} In particular, I focused on {join_phrases(atypical)}, which "
+            text = (f"{first} In particular, I focused on {join_phrases(atypical)}, which "
                     f"{'is' if len(atypical) == 1 else 'are'} not among the movements typical of "
-                    "this emotion, so this result is uncertain.")
+                    "this emotion")
+            if data.matching_descriptions:  # the typical movements are there, outside the focus
+                verb = "is" if len(data.matching_descriptions) == 1 else "are"
+                return (f"{text}; but I also noticed {join_phrases(data.matching_descriptions)}, "
+                        f"which {verb} typically associated with it.")
+            return f"{text}, so this result is uncertain."
         if data.matching_descriptions:
             verb = "is" if len(data.matching_descriptions) == 1 else "are"
             return (f"{first} I noticed {join_phrases(data.matching_descriptions)}, which {verb} "

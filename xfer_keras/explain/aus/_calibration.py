@@ -11,18 +11,18 @@ Parameters only (no data). LOSO agreement at the time of fitting:
     AU06    95 |    0.00  0.00  0.00 |    0.91  0.72  0.80 |  +0.80
     AU07    79 |    0.35  0.99  0.52 |    0.49  0.80  0.61 |  +0.09
     AU09    61 |    0.00  0.00  0.00 |    0.46  0.85  0.60 |  +0.60
-    AU10    15 |    0.07  0.47  0.13 |    0.04  0.73  0.08 |  -0.05
+    AU10    15 |    0.07  0.47  0.13 |    0.00  0.00  0.00 |  -0.13
     AU12    80 |    0.71  0.94  0.81 |    0.93  0.89  0.91 |  +0.10
-    AU14    32 |    0.11  0.03  0.05 |    0.22  0.41  0.28 |  +0.23
+    AU14    32 |    0.11  0.03  0.05 |    0.19  0.25  0.21 |  +0.16
     AU15    33 |    0.50  0.12  0.20 |    0.33  0.70  0.45 |  +0.26
     AU17   114 |    0.91  0.38  0.53 |    0.75  0.82  0.79 |  +0.25
     AU20    27 |    0.51  0.67  0.58 |    0.48  0.52  0.50 |  -0.08
     AU23    43 |    0.25  0.16  0.20 |    0.37  0.47  0.41 |  +0.22
     AU24    43 |    0.29  0.19  0.23 |    0.29  0.51  0.37 |  +0.15
     AU25   181 |    1.00  0.44  0.61 |    0.96  0.93  0.95 |  +0.33
-    AU26    19 |    0.11  0.47  0.18 |    0.06  0.37  0.10 |  -0.08
+    AU26    19 |    0.11  0.47  0.18 |    0.00  0.00  0.00 |  -0.18
     AU27    72 |    0.89  0.99  0.93 |    0.95  0.97  0.96 |  +0.02
-    mean F1 over 18 AUs with positives: naive 0.429 -> calibrated 0.608
+    mean F1 over 18 AUs with positives: naive 0.429 -> calibrated 0.594
 
     == 40 shared CK+ sequences, full-resolution peak frames, LOSO
        AU   n+ | naive P     R    F1 | calib P     R    F1 |    dF1
@@ -33,7 +33,7 @@ Parameters only (no data). LOSO agreement at the time of fitting:
     AU06    11 |    0.00  0.00  0.00 |    0.90  0.82  0.86 |  +0.86
     AU07     8 |    0.27  1.00  0.42 |    0.38  0.75  0.50 |  +0.08
     AU09     9 |    0.00  0.00  0.00 |    0.56  1.00  0.72 |  +0.72
-    AU10     1 |    0.00  0.00  0.00 |    0.03  1.00  0.05 |  +0.05
+    AU10     1 |    0.00  0.00  0.00 |    0.00  0.00  0.00 |  +0.00
     AU12    10 |    0.71  1.00  0.83 |    1.00  1.00  1.00 |  +0.17
     AU14     0 |    0.00  0.00  0.00 |    0.00  0.00  0.00 |  +0.00
     AU15     5 |    0.00  0.00  0.00 |    0.60  0.60  0.60 |  +0.60
@@ -42,15 +42,18 @@ Parameters only (no data). LOSO agreement at the time of fitting:
     AU23     5 |    0.25  0.20  0.22 |    0.25  0.60  0.35 |  +0.13
     AU24     4 |    0.25  0.25  0.25 |    0.25  0.50  0.33 |  +0.08
     AU25    23 |    1.00  0.39  0.56 |    0.95  0.87  0.91 |  +0.35
-    AU26     2 |    0.22  1.00  0.36 |    0.07  0.50  0.12 |  -0.25
+    AU26     2 |    0.22  1.00  0.36 |    0.00  0.00  0.00 |  -0.36
     AU27     7 |    0.78  1.00  0.88 |    0.88  1.00  0.93 |  +0.06
-    mean F1 over 17 AUs with positives: naive 0.450 -> calibrated 0.664
+    mean F1 over 17 AUs with positives: naive 0.450 -> calibrated 0.655
+
+    not measured (out-of-fold Cohen's kappa below 0.2): AU10 (kappa 0.00), AU26 (kappa 0.08)
 """
 
 # fmt: off
 CALIBRATION = {'version': 1,
  'method': 'logistic regression per AU (class-balanced, L2, C=1.0) on max(left, right) '
-           'blendshapes; per-AU threshold tuned for F1 on subject-grouped out-of-fold predictions',
+           'blendshapes; per-AU threshold tuned for F1 on subject-grouped out-of-fold predictions; '
+           "AUs whose out-of-fold Cohen's kappa is below 0.2 are not measured",
  'note': 'fitted by scripts/au_agreement.py on 367 CK+ peak frames (118 subjects): FACS codes vs '
          'MediaPipe blendshapes',
  'aus': {'1': {'features': ['browInnerUp', 'browOuterUp', 'browDown'],
@@ -95,12 +98,6 @@ CALIBRATION = {'version': 1,
                'threshold': 0.45,
                'n_positive': 70,
                'n': 367},
-         '10': {'features': ['mouthUpperUp', 'noseSneer'],
-                'coef': [0.506965, -0.000133],
-                'intercept': -0.099694,
-                'threshold': 0.4,
-                'n_positive': 16,
-                'n': 367},
          '12': {'features': ['mouthSmile', 'cheekSquint'],
                 'coef': [5.62055, 1.1e-05],
                 'intercept': -2.419295,
@@ -157,15 +154,11 @@ CALIBRATION = {'version': 1,
                 'threshold': 0.35,
                 'n_positive': 204,
                 'n': 367},
-         '26': {'features': ['jawOpen', 'mouthLowerDown'],
-                'coef': [0.73535, 1.940834],
-                'intercept': -0.563311,
-                'threshold': 0.5,
-                'n_positive': 21,
-                'n': 367},
          '27': {'features': ['jawOpen', 'eyeWide'],
                 'coef': [7.402281, 1.435748],
                 'intercept': -2.423798,
                 'threshold': 0.65,
                 'n_positive': 79,
-                'n': 367}}}
+                'n': 367}},
+ 'unreliable': {'10': {'oof_kappa': 0.0013, 'n_positive': 16, 'n': 367},
+                '26': {'oof_kappa': 0.0807, 'n_positive': 21, 'n': 367}}}

@@ -10,6 +10,8 @@ Two documented mappings, both on a **0-1** scale:
   ``scripts/au_agreement.py`` on the FACS codes of CK+ peak frames, validated leave-one-subject-out,
   and shipped as the constant in :mod:`xfer_keras.explain.aus._calibration` (parameters only,
   never data).
+  AUs the blendshapes cannot tell apart from chance (out-of-fold Cohen's kappa < 0.2: AU10 and
+  AU26 on CK+) are not measured, so the narration never describes them.
 """
 
 from __future__ import annotations
@@ -109,19 +111,32 @@ def fit_au_model(x: np.ndarray, y: np.ndarray, C: float = 1.0):
 
 
 THRESHOLD_GRID = tuple(round(t, 2) for t in np.arange(0.2, 0.91, 0.05))
+#: an AU is measured only if its out-of-fold predictions agree with the FACS codes better than
+#: chance: Cohen's kappa at least 0.2 ("fair" agreement, Landis & Koch). Otherwise a rare AU's
+#: F1-tuned threshold says "present" for most faces (AU10 on CK+: kappa -0.01, precision 0.04)
+#: and the narration would describe a movement that is not there
+MIN_KAPPA = 0.2
 
 
-def tune_threshold(x: np.ndarray, y: np.ndarray, groups, C: float = 1.0, n_splits: int = 5) -> float:
-    """Probability threshold maximising F1 on out-of-fold predictions (subject-grouped folds).
+def cohen_kappa(y, pred) -> float:
+    """Cohen's kappa of two 0/1 vectors (0 when chance agreement is total)."""
+    y, pred = np.asarray(y) == 1, np.asarray(pred, bool)
+    observed = float((y == pred).mean())
+    chance = float(y.mean() * pred.mean() + (1 - y.mean()) * (1 - pred.mean()))
+    return (observed - chance) / (1 - chance) if chance < 1 else 0.0
 
-    Ties go to the threshold closest to 0.5; 0.5 when there are too few subjects or positives.
-    """
+
+def threshold_and_kappa(x: np.ndarray, y: np.ndarray, groups, C: float = 1.0,
+                        n_splits: int = 5) -> tuple[float, float]:
+    """(probability threshold maximising F1 on out-of-fold predictions, Cohen's kappa of those
+    predictions at it), with subject-grouped folds. Ties go to the threshold closest to 0.5;
+    (0.5, nan) when there are too few subjects or positives to tell."""
     from sklearn.model_selection import GroupKFold
 
     groups = np.asarray(groups)
     n_splits = min(n_splits, len(np.unique(groups)))
     if n_splits < 2 or y.sum() < 2:
-        return 0.5
+        return 0.5, math.nan
     oof = np.full(len(y), np.nan)
     for train, test in GroupKFold(n_splits=n_splits).split(x, y, groups):
         if y[train].min() == y[train].max():
@@ -136,7 +151,18 @@ def tune_threshold(x: np.ndarray, y: np.ndarray, groups, C: float = 1.0, n_split
         key = (round(f1, 6), -abs(t - 0.5))
         if best_key is None or key > best_key:
             best, best_key = float(t), key
-    return best
+    return best, cohen_kappa(y[ok], oof[ok] >= best)
+
+
+def tune_threshold(x: np.ndarray, y: np.ndarray, groups, C: float = 1.0, n_splits: int = 5) -> float:
+    """The threshold of :func:`threshold_and_kappa`."""
+    return threshold_and_kappa(x, y, groups, C, n_splits)[0]
+
+
+def reliable(kappa: float) -> bool:
+    """Whether an AU whose out-of-fold kappa is ``kappa`` is worth measuring (:data:`MIN_KAPPA`);
+    an AU too rare to tell (nan) is kept."""
+    return math.isnan(kappa) or kappa >= MIN_KAPPA
 
 
 def fit_calibration(rows: list[Mapping[str, float]], labels: Mapping[int, np.ndarray],
@@ -145,11 +171,16 @@ def fit_calibration(rows: list[Mapping[str, float]], labels: Mapping[int, np.nda
     """Fit one logistic regression per AU (``labels``: AU -> (N,) 0/1) -> a params dict.
 
     ``threshold=None`` tunes each AU's threshold on subject-grouped out-of-fold predictions
-    (needs ``groups``); a number fixes it for every AU.
+    (needs ``groups``) and leaves out, under ``"unreliable"``, the AUs whose out-of-fold
+    predictions agree with the codes little better than chance (kappa below :data:`MIN_KAPPA`;
+    the source then does not measure them); a number fixes the threshold for every AU and keeps
+    them all.
     """
     params = {"version": 1, "method": "logistic regression per AU (class-balanced, L2, "
               f"C={C}) on max(left, right) blendshapes; per-AU threshold tuned for F1 on "
-              "subject-grouped out-of-fold predictions", "note": note, "aus": {}}
+              "subject-grouped out-of-fold predictions; AUs whose out-of-fold Cohen's kappa is "
+              f"below {MIN_KAPPA} are not measured", "note": note, "aus": {},
+              "unreliable": {}}
     for au, y in sorted(labels.items()):
         y = np.asarray(y).astype(int)
         if y.min() == y.max():
@@ -158,7 +189,11 @@ def fit_calibration(rows: list[Mapping[str, float]], labels: Mapping[int, np.nda
         x = feature_matrix(rows, names)
         model = fit_au_model(x, y, C)
         if threshold is None and groups is not None:
-            au_threshold = tune_threshold(x, y, groups, C)
+            au_threshold, kappa = threshold_and_kappa(x, y, groups, C)
+            if not reliable(kappa):
+                params["unreliable"][str(au)] = {"oof_kappa": round(kappa, 4),
+                                                 "n_positive": int(y.sum()), "n": int(len(y))}
+                continue
         else:
             au_threshold = 0.5 if threshold is None else float(threshold)
         params["aus"][str(au)] = {
@@ -178,7 +213,8 @@ def loso_presence(rows, labels: Mapping[int, np.ndarray], groups, test_rows=None
 
     Fits on ``rows`` of every subject but one and predicts that subject's ``test_rows`` (default:
     the same rows). ``threshold=None`` tunes it inside each training fold (nested, never on the
-    held-out subject). Returns AU -> (N_test,) bool.
+    held-out subject), and an AU :func:`fit_calibration` would leave out on the training fold
+    is predicted absent there. Returns AU -> (N_test,) bool.
     """
     groups = np.asarray(groups)
     test_rows = rows if test_rows is None else test_rows
@@ -194,8 +230,13 @@ def loso_presence(rows, labels: Mapping[int, np.ndarray], groups, test_rows=None
             if y[train].min() == y[train].max():
                 pred[test] = bool(y[train][0])
                 continue
+            if threshold is None:
+                t, kappa = threshold_and_kappa(x[train], y[train], groups[train], C)
+                if not reliable(kappa):
+                    continue  # not measured: never present
+            else:
+                t = threshold
             model = fit_au_model(x[train], y[train], C)
-            t = threshold if threshold is not None else tune_threshold(x[train], y[train], groups[train], C)
             pred[test] = model.predict_proba(x_test[test])[:, 1] >= t
         out[au] = pred
     return out
