@@ -113,7 +113,7 @@ def fit_au_model(x: np.ndarray, y: np.ndarray, C: float = 1.0):
 THRESHOLD_GRID = tuple(round(t, 2) for t in np.arange(0.2, 0.91, 0.05))
 #: an AU is measured only if its out-of-fold predictions agree with the FACS codes better than
 #: chance: Cohen's kappa at least 0.2 ("fair" agreement, Landis & Koch). Otherwise a rare AU's
-#: F1-tuned threshold says "present" for most faces (AU10 on CK+: kappa -0.01, precision 0.04)
+#: F1-tuned threshold says "present" for most faces (AU10 on CK+: kappa 0.00, precision 0.04)
 #: and the narration would describe a movement that is not there
 MIN_KAPPA = 0.2
 
@@ -187,7 +187,6 @@ def fit_calibration(rows: list[Mapping[str, float]], labels: Mapping[int, np.nda
             continue
         names = CALIBRATION_FEATURES[au]
         x = feature_matrix(rows, names)
-        model = fit_au_model(x, y, C)
         if threshold is None and groups is not None:
             au_threshold, kappa = threshold_and_kappa(x, y, groups, C)
             if not reliable(kappa):
@@ -196,6 +195,7 @@ def fit_calibration(rows: list[Mapping[str, float]], labels: Mapping[int, np.nda
                 continue
         else:
             au_threshold = 0.5 if threshold is None else float(threshold)
+        model = fit_au_model(x, y, C)
         params["aus"][str(au)] = {
             "features": list(names),
             "coef": [round(float(c), 6) for c in model.coef_[0]],
