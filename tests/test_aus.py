@@ -198,7 +198,7 @@ def test_cohen_kappa_known_values():
 def test_no_measured_au_is_called_present_far_more_often_than_coded(ckplus_dir, face_landmarker_path):
     """On the 40 full-resolution CK+ peaks, every AU the shipped calibration measures is called
     present on at most 40 points more of the faces than FACS codes it (AU10, before it was left
-    out: present on 39 of 40, coded on 1), and the ones it measures agree better than chance."""
+    out: present on all 40, coded on 1), and the ones it measures agree better than chance."""
     from xfer_keras.data.ckplus import load_ckplus_sequences
     from xfer_keras.explain.aus.blendshapes import cohen_kappa
     from xfer_keras.face import LandmarkDetector, load_image
