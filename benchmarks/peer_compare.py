@@ -116,6 +116,17 @@ class FerPipeline:
         x1, y1 = x + w + self.OFFSET + p, y + h + self.OFFSET + p
         return cv2.resize(padded[y0:y1, x0:x1], (self.peer.size, self.peer.size))
 
+    def predict(self, images):
+        """Class indices (our order) for RGB photos, -1 where the cascade finds no face."""
+        import numpy as np
+
+        crops = [self.crop(image) for image in images]
+        pred = np.full(len(crops), -1)
+        found = [i for i, c in enumerate(crops) if c is not None]
+        if found:
+            pred[found] = self.peer.predict_proba(np.stack([crops[i] for i in found])).argmax(1)
+        return pred
+
 
 def evaluate(name, predict_proba, images, labels):
     """Scores of one model on already-cropped images (the same pixels for both models)."""
@@ -133,8 +144,6 @@ def evaluate(name, predict_proba, images, labels):
 def whole_pipeline_rows(ours, peer, frame):
     """CK+ full-resolution frames (``frame``: path, emotion) through each model's own
     pipeline: ours = dlib + the model's framing, fer = its Haar cascade + crop."""
-    import numpy as np
-
     from xfer_keras.training.dev_sets import FaceSet, score_predictions
 
     start = time.perf_counter()
@@ -142,13 +151,7 @@ def whole_pipeline_rows(ours, peer, frame):
     r_ours = faces.score(ours.predict_proba, size=224, **ours.crop_options())
     ours_ms = 1000 * (time.perf_counter() - start) / len(frame)
     start = time.perf_counter()
-    fer_pipe = FerPipeline(peer)
-    crops = [fer_pipe.crop(image) for image in faces.images]
-    pred = np.full(len(crops), -1)
-    found = [i for i, c in enumerate(crops) if c is not None]
-    if found:
-        pred[found] = peer.predict_proba(np.stack([crops[i] for i in found])).argmax(1)
-    r_peer = score_predictions(faces.labels, pred)
+    r_peer = score_predictions(faces.labels, FerPipeline(peer).predict(faces.images))
     peer_ms = 1000 * (time.perf_counter() - start) / len(frame)
     return faces.labels, [{"name": f"ours (dlib, {ours.crop_options()})", **r_ours,
                            "ms_per_image": ours_ms},

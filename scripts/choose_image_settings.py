@@ -35,6 +35,8 @@ FRAMING_CANDIDATES = {  # name -> crop_face keyword arguments
     "box, margin 0.0": {"margin": 0.0},
     "box, margin 0.1": {"margin": 0.1},
     "box, margin 0.2": {"margin": 0.2},
+    "box, margin 0.0, eyes level": {"margin": 0.0, "level_eyes": True},
+    "box, margin 0.1, eyes level": {"margin": 0.1, "level_eyes": True},
     "fer2013 (eyes level)": {"framing": "fer2013"},
     "fer2013_upright": {"framing": "fer2013_upright"},
 }
@@ -146,6 +148,7 @@ def apply_choices(clf, best, rows, peaks, out: Path) -> None:
             "peak + neutral onset frames (whole pipeline), ties by CK+48")
     clf.config.framing = best["crop"].get("framing")
     clf.config.crop_margin = float(best["crop"].get("margin", clf.config.crop_margin))
+    clf.config.crop_level_eyes = bool(best["crop"].get("level_eyes", False))
     clf.config.extra["framing_choice"] = {
         "rule": rule, "chosen": best["framing"],
         "candidates": {r["framing"]: {"ckplus_peaks_accuracy": r["ckplus_peaks"]["accuracy"],

@@ -400,6 +400,10 @@ def main(argv=None) -> int:
                         help="with --posed: share of the training arrays (by repetition)")
     parser.add_argument("--posed-subjects", type=float, default=0.6,
                         help="with --posed: share of CK+48's other subjects to train on")
+    parser.add_argument("--augmentation", choices=("basic", "studio"), default="basic",
+                        help="training augmentation (xfer_keras.data.image_folders.make_dataset): "
+                             "studio adds gamma, harder contrast, side light and +-15 degree "
+                             "rolls, the changes benchmarks/capture_robustness.py measures")
     parser.add_argument("--quick", action="store_true", help="tiny subset, 1 epoch (CI)")
     parser.add_argument("--card", default=None, help="model card path (default next to --out)")
     parser.add_argument("--notes", default=None,
@@ -514,7 +518,8 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
                          epochs=1 if args.quick else args.epochs,
                          reduce_lr_patience=args.patience if args.schedule == "plateau" else 0,
                          reduce_lr_factor=args.lr_factor,
-                         early_stopping_patience=args.early_stop)
+                         early_stopping_patience=args.early_stop,
+                         augmentation=args.augmentation)
     out = Path(args.out)
     extra_callbacks = []
     if args.schedule == "time-cosine":

@@ -19,6 +19,7 @@ from xfer_keras.face import (
     clamp_box,
     crop_face,
     draw_landmarks,
+    eye_angle,
     flip_box,
     flip_landmarks,
     flip_permutation,
@@ -265,6 +266,37 @@ def test_framing_needs_68_landmarks():
         crop_face(np.zeros((50, 50, 3), np.uint8), _face(_planted_68(0.0), box=(0, 0, 30, 30)),
                   size=32, framing="nope")
 
+
+
+@pytest.mark.parametrize("angle", [0.0, 15.0, -30.0])
+def test_level_eyes_turns_the_box_crop_about_its_centre(angle):
+    """``level_eyes``: the eyes come out level, the square keeps its centre and side, and with
+    level eyes the crop is the axis-aligned box crop (same landmark mapping, same pixels up to
+    interpolation)."""
+    yy, xx = np.mgrid[0:300, 0:400]
+    image = np.stack([xx * 0.6, yy * 0.8, (xx + yy) * 0.35], -1).astype(np.uint8)
+    face = _face(_planted_68(angle), box=(130, 90, 270, 250))
+    size = 112
+    plain = crop_face(image, face, size=size, margin=0.1)
+    level = crop_face(image, face, size=size, margin=0.1, level_eyes=True)
+    eye_a, eye_b = level.landmarks[36:42].mean(0), level.landmarks[42:48].mean(0)
+    assert abs(eye_a[1] - eye_b[1]) < 1e-3
+    assert level.scale == pytest.approx(plain.scale)
+    centre = np.array([(plain.box[0] + plain.box[2]) / 2 - 0.5, (plain.box[1] + plain.box[3]) / 2 - 0.5])
+    np.testing.assert_allclose(level.to_crop(centre), [size / 2 - 0.5] * 2, atol=1e-3)
+    np.testing.assert_allclose(level.to_original(level.landmarks), face.landmarks, atol=1e-3)
+    if angle == 0.0:
+        np.testing.assert_allclose(level.landmarks, plain.landmarks, atol=1e-3)
+        assert np.abs(level.image.astype(float) - plain.image).mean() < 1.5
+    else:
+        tilt = np.degrees(eye_angle(plain.landmarks))
+        assert tilt == pytest.approx(angle, abs=1e-3)  # the plain crop keeps the tilt
+
+
+def test_level_eyes_needs_68_landmarks():
+    with pytest.raises(InputShapeError, match="68"):
+        crop_face(np.zeros((50, 50, 3), np.uint8), _face([[5.0, 5.0]], box=(0, 0, 30, 30)),
+                  size=32, level_eyes=True)
 
 # ------------------------------------------------------------------------------ flips
 @pytest.mark.parametrize("n", [N_DLIB, N_MESH, N_MESH_IRIS])

@@ -91,6 +91,24 @@ def test_make_dataset_augment_keeps_shape_and_range():
     np.testing.assert_array_equal(plain, x.astype("float32"))
 
 
+
+def test_studio_augmentation_changes_exposure_and_lights_one_side():
+    """On flat grey faces the basic recipe can only shift the level (a rotation or contrast of a
+    flat image is flat); "studio" also bends the level by a gamma (means spread far more) and
+    lights half the images from one side (an intensity gradient inside the image)."""
+    x = np.full((256, 24, 24, 1), 128, np.uint8)
+    y = np.zeros(256, int)
+    basic, studio = (next(iter(make_dataset(x, y, batch_size=256, augment=True, seed=4,
+                                            augmentation=a)))[0].numpy()
+                     for a in ("basic", "studio"))
+    assert 0.0 <= studio.min() and studio.max() <= 255.0 and studio.shape == basic.shape
+    assert basic.std(axis=(1, 2, 3)).max() < 1e-3  # still flat
+    assert studio.mean(axis=(1, 2, 3)).std() > 2 * basic.mean(axis=(1, 2, 3)).std()
+    lit = studio.std(axis=(1, 2, 3)) > 1.0
+    assert 0.3 < lit.mean() < 0.7  # about half the images get the side light
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        make_dataset(x, y, augment=True, augmentation="underwater")
+
 @pytest.mark.real_data
 def test_fer2013_duplicates_and_listing(fer2013_dir):
     bad = fer2013_conflicting_duplicates(fer2013_dir)

@@ -141,6 +141,20 @@ def test_input_blur_and_flip_averaging_are_config_steps(tiny, tmp_path):
     assert tiny.config.tta_flip is False  # the fixture's config was copied, not changed
 
 
+def test_crop_options_carry_the_framing_and_travel_in_the_file(tiny, tmp_path):
+    """A box margin, plus ``level_eyes`` when the config levels the box crop; a config saved
+    before ``crop_level_eyes`` existed loads without it."""
+    config = dict(tiny.config.to_dict(), framing=None, crop_margin=0.0)
+    assert EmotionClassifier(tiny.model, config).crop_options() == {"margin": 0.0}
+    clf = EmotionClassifier(tiny.model, dict(config, crop_level_eyes=True))
+    assert clf.crop_options() == {"margin": 0.0, "level_eyes": True}
+    assert EmotionClassifier.load(clf.save(tmp_path / "level.keras")).config.crop_level_eyes
+    old = {k: v for k, v in config.items() if k != "crop_level_eyes"}
+    assert EmotionClassifier(tiny.model, old).config.crop_level_eyes is False
+    framed = EmotionClassifier(tiny.model, dict(config, framing="fer2013", crop_level_eyes=True))
+    assert framed.crop_options() == {"framing": "fer2013"}
+
+
 def test_prior_correction_is_bayes_rule_and_travels_in_the_file(tiny, tmp_path):
     """probabilities / prior ** power, renormalised; power 0 or no correction: unchanged; the
     correction is saved in the .keras file; a wrong prior is a clear error."""

@@ -71,13 +71,15 @@ def test_sharp_training_checks_blur_and_writes_the_card(script, sharp_data, tmp_
 def test_blurred_copy_warns_and_two_heads_train(script, sharp_data, tmp_path, capsys):
     """The blurred copy is measured and warned about; FER+ vote targets train the model's head
     and ``--second-head fer2013`` a FER2013-label head beside it: one output in the file (plain
-    Keras load), the extra head in the config, a view on the same trunk with its own figures."""
+    Keras load), the extra head in the config, a view on the same trunk with its own figures;
+    ``--augmentation studio`` trains and is recorded in the recipe."""
     import keras
     import numpy as np
 
     out, card = tmp_path / "ferplus.keras", tmp_path / "CARD.md"
     assert script.main(["--quick", "--train-copy", "blurred", "--labels", "ferplus",
                         "--second-head", "fer2013", "--second-head-weight", "0.5",
+                        "--augmentation", "studio",
                         "--out", str(out), "--card", str(card), "--cache", ""]) == 0
     err = capsys.readouterr().err
     assert "WARNING: the train images are blurrier than the test images" in err
@@ -88,6 +90,7 @@ def test_blurred_copy_warns_and_two_heads_train(script, sharp_data, tmp_path, ca
     assert info["labels"] == "ferplus" and info["n_train_targets"] < info["n_train"]
     assert clf.heads == ("fer2013",) and info["second_head"] == "fer2013"
     assert clf.config.extra["second_head_weight"] == 0.5
+    assert clf.config.extra["recipe"]["augmentation"] == "studio"
     assert keras.saving.load_model(out, compile=False).output_shape == (None, 7)
     head = clf.with_head("fer2013")
     assert head.config.prior_correction is None and head.heads == ()

@@ -246,20 +246,32 @@ def stratified_split(frame: pd.DataFrame, val_fraction: float = 0.1, seed: int =
     return frame[~is_val].reset_index(drop=True), frame[is_val].reset_index(drop=True)
 
 
+#: ``make_dataset``'s augmentation recipes
+AUGMENTATIONS = ("basic", "studio")
+
+
 def make_dataset(images: np.ndarray, labels: np.ndarray | None = None, batch_size: int = 64,
                  shuffle: bool = False, augment: bool = False, seed: int = 0,
                  preprocess=None, repeat: bool = False, drop_remainder: bool = False,
-                 size: int | None = None, channels: int | None = None):
+                 size: int | None = None, channels: int | None = None,
+                 augmentation: str = "basic"):
     """``tf.data.Dataset`` over uint8 arrays ``(N, H, W, C)``: shuffle, augment, batch.
 
-    Augmentation (training only): random horizontal flip, random shift/zoom crop (pad 10% ->
-    random crop), small rotation (+-10 degrees), brightness/contrast jitter. ``preprocess`` is
+    Augmentation (training only), ``augmentation="basic"``: random horizontal flip, random
+    shift/zoom (+-10 %), rotation (+-10 degrees), brightness (+-20) and contrast (x0.8-1.2)
+    jitter. ``"studio"`` widens it towards other capture set-ups
+    (:mod:`xfer_keras.data.capture_shifts`): rotation +-15 degrees, contrast x0.6-1.5, a gamma
+    of 0.5-2 (log-uniform) and, for half the images, light falling off linearly across the face
+    from a random side (to x0.4 at the far edge). ``preprocess`` is
     applied to the float32 batch in ``[0, 255]`` (e.g. ``lambda x: x / 255``). ``size`` /
     ``channels`` resize (bilinear, after augmentation) and convert gray <-> RGB on the fly, so a
     48x48 gray dataset can feed a 224x224 RGB model without a 224x224 copy in memory.
     """
     import tensorflow as tf
 
+    if augmentation not in AUGMENTATIONS:
+        raise ValueError(f"unknown augmentation {augmentation!r}; known: {AUGMENTATIONS}")
+    studio = augmentation == "studio"
     images = np.asarray(images)
     if images.ndim != 4:
         raise ValueError(f"images must be (N, H, W, C), got {images.shape}")
@@ -278,7 +290,8 @@ def make_dataset(images: np.ndarray, labels: np.ndarray | None = None, batch_siz
         n = tf.shape(x)[0]
         x = tf.where(rng.uniform((n, 1, 1, 1)) < 0.5, tf.reverse(x, axis=[2]), x)
         # random rotation + zoom + shift with one affine transform per image
-        angle = rng.uniform((n,), -10.0, 10.0) * np.pi / 180.0
+        max_angle = 15.0 if studio else 10.0
+        angle = rng.uniform((n,), -max_angle, max_angle) * np.pi / 180.0
         zoom = rng.uniform((n,), 0.9, 1.1)
         tx = rng.uniform((n,), -0.1, 0.1) * float(w)
         ty = rng.uniform((n,), -0.1, 0.1) * float(h)
@@ -293,11 +306,24 @@ def make_dataset(images: np.ndarray, labels: np.ndarray | None = None, batch_siz
         x = tf.raw_ops.ImageProjectiveTransformV3(
             images=x, transforms=transforms, output_shape=tf.constant([h, w]),
             fill_value=0.0, interpolation="BILINEAR", fill_mode="REFLECT")
-        gain = rng.uniform((n, 1, 1, 1), 0.8, 1.2)
+        gain = rng.uniform((n, 1, 1, 1), *((0.6, 1.5) if studio else (0.8, 1.2)))
         bias = rng.uniform((n, 1, 1, 1), -20.0, 20.0)
         mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
         x = tf.clip_by_value((x - mean) * gain + mean + bias, 0.0, 255.0)
+        if studio:
+            x = _studio_light(x, n)
         return x
+
+    def _studio_light(x, n):
+        log_gamma = rng.uniform((n, 1, 1, 1), np.log(0.5), np.log(2.0))
+        x = 255.0 * tf.pow(x / 255.0, tf.exp(log_gamma))
+        # light from a random direction: a linear ramp from 1 down to ``far`` across the face
+        theta = rng.uniform((n, 1, 1), 0.0, 2.0 * np.pi)
+        far = tf.where(rng.uniform((n, 1, 1)) < 0.5, rng.uniform((n, 1, 1), 0.4, 1.0), 1.0)
+        ys, xs = tf.meshgrid(tf.linspace(-1.0, 1.0, h), tf.linspace(-1.0, 1.0, w), indexing="ij")
+        along = (xs[None] * tf.cos(theta) + ys[None] * tf.sin(theta)) / np.sqrt(2.0)  # -1..1
+        ramp = 1.0 - (1.0 - far) * (along + 1.0) / 2.0
+        return tf.clip_by_value(x * ramp[..., None], 0.0, 255.0)
 
     def _map(*batch):
         x = tf.cast(batch[0], tf.float32)

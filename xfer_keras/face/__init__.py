@@ -12,7 +12,7 @@ on the first detection. Coordinates: pixel centres at integers (see :mod:`xfer_k
 
 from xfer_keras.errors import ImageReadError, MultipleFacesError, NoFaceError
 from xfer_keras.face.batch import detect_many, iter_detect
-from xfer_keras.face.crop import FRAMINGS, Framing, crop_face, square_box
+from xfer_keras.face.crop import FRAMINGS, Framing, crop_face, eye_angle, square_box
 from xfer_keras.face.detector import (
     BACKENDS,
     POLICIES,
@@ -38,6 +38,7 @@ __all__ = [
     "FRAMINGS",
     "Framing",
     "crop_face",
+    "eye_angle",
     "square_box",
     "clamp_box",
     "flip_permutation",

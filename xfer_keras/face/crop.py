@@ -2,7 +2,8 @@
 
 Two ways to frame a face:
 
-* around the detector's box (:func:`square_box`: centred, ``margin`` on each side);
+* around the detector's box (:func:`square_box`: centred, ``margin`` on each side), optionally
+  turned about its centre so the eyes are level (``level_eyes``);
 * like the images a model was trained on (:class:`Framing`): a similarity transform of the 68
   landmarks that puts the eyes and mouth where they sit in the training crops, optionally
   rotating so the eyes are level. :data:`FRAMINGS` holds framings measured from data
@@ -19,7 +20,8 @@ from xfer_keras.errors import InputShapeError
 from xfer_keras.face.image import load_image
 from xfer_keras.face.types import Crop, Face
 
-__all__ = ["FRAMINGS", "Framing", "crop_face", "get_framing", "square_box"]
+__all__ = ["FRAMINGS", "Framing", "crop_face", "eye_angle", "get_framing", "level_box_matrix",
+           "square_box"]
 
 # dlib / iBUG-68 index ranges
 _EYE_A, _EYE_B, _MOUTH = slice(36, 42), slice(42, 48), slice(48, 68)
@@ -81,10 +83,37 @@ def framing_matrix(landmarks: np.ndarray, framing: Framing, size: int) -> np.nda
     return np.hstack([linear, (target - linear @ mid)[:, None]])
 
 
+def eye_angle(landmarks: np.ndarray) -> float:
+    """Angle of the line from the first eye to the second (radians; 0 when level)."""
+    points = np.asarray(landmarks, dtype=np.float64)
+    if points.shape != (68, 2):
+        raise InputShapeError(f"levelling the eyes needs the 68 dlib landmarks, got shape "
+                              f"{points.shape}")
+    eye_a, eye_b = points[_EYE_A].mean(0), points[_EYE_B].mean(0)
+    return float(np.arctan2(*(eye_b - eye_a)[::-1]))
+
+
+def level_box_matrix(square, landmarks: np.ndarray, size: int) -> np.ndarray:
+    """2x3 matrix (original -> crop pixels) of the square ``(x0, y0, x1, y1)`` turned about its
+    centre so the eyes are level; for level eyes it is exactly the axis-aligned box crop."""
+    x0, y0, x1, _ = (float(v) for v in square)
+    side = x1 - x0
+    scale = size / side
+    angle = eye_angle(landmarks)
+    cos, sin = np.cos(-angle) * scale, np.sin(-angle) * scale
+    linear = np.array([[cos, -sin], [sin, cos]])
+    centre = np.array([x0 + side / 2.0 - 0.5, y0 + side / 2.0 - 0.5])
+    target = np.full(2, size / 2.0 - 0.5)
+    return np.hstack([linear, (target - linear @ centre)[:, None]])
+
+
 def _aligned_crop(rgb, face: Face, size: int, framing: Framing, pad_value) -> Crop:
+    return _warped_crop(rgb, face, size, framing_matrix(face.landmarks, framing, size), pad_value)
+
+
+def _warped_crop(rgb, face: Face, size: int, matrix: np.ndarray, pad_value) -> Crop:
     import cv2
 
-    matrix = framing_matrix(face.landmarks, framing, size)
     scale = float(np.hypot(*matrix[0, :2]))
     source, to_source = rgb, np.eye(3)
     if scale < 0.5:  # shrink first (area filter), so the warp does not alias
@@ -126,11 +155,14 @@ def square_box(box, margin: float = 0.25) -> tuple[int, int, int, int]:
 
 def crop_face(
     image, face: Face, size: int = 224, margin: float = 0.25, pad_value: int | tuple = 0,
-    box=None, framing=None,
+    box=None, framing=None, level_eyes: bool = False,
 ) -> Crop:
     """Square ``size x size`` crop around ``face.box`` (see :func:`square_box`), resized, or
     framed like a model's training images (``framing``: a :class:`Framing` or a name in
     :data:`FRAMINGS`; needs the 68 dlib landmarks; ``margin`` and ``box`` are then unused).
+
+    ``level_eyes`` (box crops): the same square turned about its centre so the eyes are level
+    (needs the 68 dlib landmarks), so a tilted head reaches the model upright.
 
     ``image`` is anything :func:`~xfer_keras.face.load_image` reads (the image the face was found
     in). Where the square leaves the image the crop is filled with ``pad_value``. The returned
@@ -149,6 +181,9 @@ def crop_face(
         return _aligned_crop(rgb, face, size, framing, pad_value)
     height, width = rgb.shape[:2]
     sx0, sy0, sx1, sy1 = square_box(face.box if box is None else box, margin)
+    if level_eyes:
+        matrix = level_box_matrix((sx0, sy0, sx1, sy1), face.landmarks, size)
+        return _warped_crop(rgb, face, size, matrix, pad_value)
     side = sx1 - sx0
     # the part of the square inside the image, pasted into a padded canvas
     canvas = np.empty((side, side, 3), dtype=np.uint8)

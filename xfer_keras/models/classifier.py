@@ -70,6 +70,9 @@ class ClassifierConfig:
     # dict) to frame by the eyes and mouth like the training images, else a box margin
     framing: str | dict | None = None
     crop_margin: float = 0.1
+    # box crops only: turn the square about its centre so the eyes are level (a tilted head
+    # reaches the model upright)
+    crop_level_eyes: bool = False
     # divide the probabilities by the training class prior ** power (then renormalise): the
     # Bayes correction from the training label mix to a balanced one, {"prior": [...], "power": p}
     prior_correction: dict | None = None
@@ -178,10 +181,14 @@ class EmotionClassifier:
 
     def crop_options(self) -> dict:
         """``crop_face`` keyword arguments that frame a face as this model was trained
-        (``framing`` when the config names one, else ``margin``)."""
+        (``framing`` when the config names one, else ``margin``, and ``level_eyes`` when the
+        box crop is levelled)."""
         if self.config.framing:
             return {"framing": self.config.framing}
-        return {"margin": float(self.config.crop_margin)}
+        options = {"margin": float(self.config.crop_margin)}
+        if self.config.crop_level_eyes:
+            options["level_eyes"] = True
+        return options
 
     def __repr__(self):
         name = self.config.architecture or (self._model.name if self._model is not None

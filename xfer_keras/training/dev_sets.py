@@ -108,8 +108,11 @@ class FaceSet:
     images: list = field(default_factory=list)
 
     @classmethod
-    def detect(cls, frame: pd.DataFrame, detector=None) -> "FaceSet":
-        """Detect with ``detector`` (default: the pipeline's, dlib with the MediaPipe fallback)."""
+    def detect(cls, frame: pd.DataFrame, detector=None, transform=None) -> "FaceSet":
+        """Detect with ``detector`` (default: the pipeline's, dlib with the MediaPipe fallback).
+
+        ``transform``: applied to each loaded RGB image before detection (e.g. a
+        :mod:`xfer_keras.data.capture_shifts` shift); the set keeps the transformed images."""
         from xfer_keras.data.image_folders import encode_labels
         from xfer_keras.errors import NoFaceError
         from xfer_keras.face import LandmarkDetector, load_image
@@ -120,6 +123,8 @@ class FaceSet:
         try:
             for path in frame["path"]:
                 rgb = load_image(path)
+                if transform is not None:
+                    rgb = transform(rgb)
                 try:
                     faces.append(detector.detect_one(rgb, source=str(path)))
                 except NoFaceError:
@@ -134,21 +139,27 @@ class FaceSet:
     def found(self) -> np.ndarray:
         return np.array([f is not None for f in self.faces])
 
-    def face_crops(self, size: int = 224, framing=None, margin: float = 0.1) -> list:
-        """:class:`~xfer_keras.face.types.Crop` objects (image + landmarks) of the found faces."""
+    def face_crops(self, size: int = 224, framing=None, margin: float = 0.1,
+                   level_eyes: bool = False) -> list:
+        """:class:`~xfer_keras.face.types.Crop` objects (image + landmarks) of the found faces
+        (``crop_face``'s framing options, as ``EmotionClassifier.crop_options`` gives them)."""
         from xfer_keras.face import crop_face
 
-        return [crop_face(image, face, size=size, margin=margin, framing=framing)
+        return [crop_face(image, face, size=size, margin=margin, framing=framing,
+                          level_eyes=level_eyes)
                 for image, face in zip(self.images, self.faces) if face is not None]
 
-    def crops(self, size: int = 224, framing=None, margin: float = 0.1) -> np.ndarray:
+    def crops(self, size: int = 224, framing=None, margin: float = 0.1,
+              level_eyes: bool = False) -> np.ndarray:
         """uint8 ``(n_found, size, size, 3)`` crops of the found faces."""
-        return np.stack([c.image for c in self.face_crops(size, framing, margin)])
+        return np.stack([c.image for c in self.face_crops(size, framing, margin, level_eyes)])
 
-    def score(self, predict_proba, size: int = 224, framing=None, margin: float = 0.1) -> dict:
+    def score(self, predict_proba, size: int = 224, framing=None, margin: float = 0.1,
+              level_eyes: bool = False) -> dict:
         """Accuracy and macro F1 over ALL images (a missed face is wrong), per-class F1."""
         return score_predictions(self.labels, self.predictions(
-            predict_proba(self.crops(size, framing, margin)) if self.found.any() else None))
+            predict_proba(self.crops(size, framing, margin, level_eyes))
+            if self.found.any() else None))
 
     def predictions(self, probs_of_found) -> np.ndarray:
         """Class indices for ALL images from the probabilities of the found faces (-1: missed)."""

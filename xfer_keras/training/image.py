@@ -31,6 +31,7 @@ class TrainRecipe:
     reduce_lr_factor: float = 0.1
     early_stopping_patience: int = 10
     augment: bool = True
+    augmentation: str = "basic"  # make_dataset's recipe: "basic" or "studio" (capture shifts)
     class_weights: bool = True
     label_smoothing: float = 0.0
     monitor: str = "val_accuracy"
@@ -192,7 +193,8 @@ def fit_classifier(classifier, x_train, y_train, x_val=None, y_val=None, recipe=
 
     shape = dict(size=classifier.input_size, channels=classifier.channels)
     train_ds = make_dataset(x_train, y_train, batch_size=batch, shuffle=True,
-                            augment=recipe.augment, seed=seed, preprocess=prep, **shape)
+                            augment=recipe.augment, seed=seed, preprocess=prep,
+                            augmentation=recipe.augmentation, **shape)
     val_ds = None
     if x_val is not None:
         val_ds = make_dataset(x_val, y_val, batch_size=batch, preprocess=prep, **shape)
