@@ -21,12 +21,17 @@ import numpy as np
 Shift = Callable[[np.ndarray], np.ndarray]
 
 
-def _as_float(image: np.ndarray) -> np.ndarray:
+def _check(image: np.ndarray) -> np.ndarray:
+    """``image`` as an array, or ValueError unless it is uint8 ``(H, W[, C])``."""
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim not in (2, 3):
         raise ValueError(f"a capture shift takes a uint8 (H, W[, C]) image, got "
                          f"{image.dtype} {image.shape}")
-    return image.astype(np.float32)
+    return image
+
+
+def _as_float(image: np.ndarray) -> np.ndarray:
+    return _check(image).astype(np.float32)
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:
@@ -64,7 +69,7 @@ def downscale(factor: float) -> Shift:
     def shift(image):
         import cv2
 
-        _as_float(image)
+        image = _check(image)
         h, w = image.shape[:2]
         size = (max(1, round(w * factor)), max(1, round(h * factor)))
         return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
@@ -76,7 +81,7 @@ def jpeg(quality: int) -> Shift:
     def shift(image):
         import cv2
 
-        _as_float(image)
+        image = _check(image)
         bgr = image[..., ::-1] if image.ndim == 3 else image
         ok, data = cv2.imencode(".jpg", np.ascontiguousarray(bgr),
                                 [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
@@ -102,7 +107,7 @@ def roll(degrees: float) -> Shift:
     def shift(image):
         import cv2
 
-        _as_float(image)
+        image = _check(image)
         h, w = image.shape[:2]
         matrix = cv2.getRotationMatrix2D(((w - 1) / 2.0, (h - 1) / 2.0), degrees, 1.0)
         return cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR,
@@ -112,14 +117,12 @@ def roll(degrees: float) -> Shift:
 
 def mirror(image: np.ndarray) -> np.ndarray:
     """Left-right mirror (a selfie camera): an expression's label does not change."""
-    _as_float(image)
-    return np.ascontiguousarray(image[:, ::-1])
+    return np.ascontiguousarray(_check(image)[:, ::-1])
 
 
 def identity(image: np.ndarray) -> np.ndarray:
     """The photo as captured (the reference row)."""
-    _as_float(image)
-    return image
+    return _check(image)
 
 
 CAPTURE_SHIFTS: dict[str, Shift] = {
@@ -145,5 +148,5 @@ def apply_shift(name: str, image: np.ndarray) -> np.ndarray:
         shift = CAPTURE_SHIFTS[name]
     except KeyError:
         raise KeyError(f"unknown capture shift {name!r}; known: "
-                          f"{', '.join(CAPTURE_SHIFTS)}") from None
+                       f"{', '.join(CAPTURE_SHIFTS)}") from None
     return shift(image)

@@ -262,7 +262,7 @@ def make_dataset(images: np.ndarray, labels: np.ndarray | None = None, batch_siz
     jitter. ``"studio"`` widens it towards other capture set-ups
     (:mod:`xfer_keras.data.capture_shifts`): rotation +-15 degrees, contrast x0.6-1.5, a gamma
     of 0.5-2 (log-uniform) and, for half the images, light falling off linearly across the face
-    from a random side (to x0.4 at the far edge). ``preprocess`` is
+    from a random direction (down to x0.4-1 at the far corner). ``preprocess`` is
     applied to the float32 batch in ``[0, 255]`` (e.g. ``lambda x: x / 255``). ``size`` /
     ``channels`` resize (bilinear, after augmentation) and convert gray <-> RGB on the fly, so a
     48x48 gray dataset can feed a 224x224 RGB model without a 224x224 copy in memory.
