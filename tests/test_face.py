@@ -267,7 +267,6 @@ def test_framing_needs_68_landmarks():
                   size=32, framing="nope")
 
 
-
 @pytest.mark.parametrize("angle", [0.0, 15.0, -30.0])
 def test_level_eyes_turns_the_box_crop_about_its_centre(angle):
     """``level_eyes``: the eyes come out level, the square keeps its centre and side, and with
@@ -297,6 +296,7 @@ def test_level_eyes_needs_68_landmarks():
     with pytest.raises(InputShapeError, match="68"):
         crop_face(np.zeros((50, 50, 3), np.uint8), _face([[5.0, 5.0]], box=(0, 0, 30, 30)),
                   size=32, level_eyes=True)
+
 
 # ------------------------------------------------------------------------------ flips
 @pytest.mark.parametrize("n", [N_DLIB, N_MESH, N_MESH_IRIS])

@@ -91,7 +91,6 @@ def test_make_dataset_augment_keeps_shape_and_range():
     np.testing.assert_array_equal(plain, x.astype("float32"))
 
 
-
 def test_studio_augmentation_changes_exposure_and_lights_one_side():
     """On flat grey faces the basic recipe can only shift the level (a rotation or contrast of a
     flat image is flat); "studio" also bends the level by a gamma (means spread far more) and
@@ -108,6 +107,7 @@ def test_studio_augmentation_changes_exposure_and_lights_one_side():
     assert 0.3 < lit.mean() < 0.7  # about half the images get the side light
     with pytest.raises(ValueError, match="unknown augmentation"):
         make_dataset(x, y, augment=True, augmentation="underwater")
+
 
 @pytest.mark.real_data
 def test_fer2013_duplicates_and_listing(fer2013_dir):

@@ -76,11 +76,17 @@ def framing_matrix(landmarks: np.ndarray, framing: Framing, size: int) -> np.nda
     eye_distance = max(np.linalg.norm(eye_b - eye_a), 1e-6)
     eye_mouth = max(np.linalg.norm(mouth - mid), 1e-6)
     scale = size * 0.5 * (framing.eye_distance / eye_distance + framing.eye_mouth / eye_mouth)
-    angle = np.arctan2(*(eye_b - eye_a)[::-1]) if framing.rotate else 0.0
+    angle = eye_angle(points) if framing.rotate else 0.0
+    target = np.asarray(framing.eye_center, dtype=np.float64) * size - 0.5
+    return _similarity(angle, scale, mid, target)
+
+
+def _similarity(angle: float, scale: float, source, target) -> np.ndarray:
+    """2x3 matrix that turns by ``-angle`` (radians), scales by ``scale`` and maps the point
+    ``source`` onto ``target``."""
     cos, sin = np.cos(-angle) * scale, np.sin(-angle) * scale
     linear = np.array([[cos, -sin], [sin, cos]])
-    target = np.asarray(framing.eye_center, dtype=np.float64) * size - 0.5
-    return np.hstack([linear, (target - linear @ mid)[:, None]])
+    return np.hstack([linear, (np.asarray(target) - linear @ np.asarray(source))[:, None]])
 
 
 def eye_angle(landmarks: np.ndarray) -> float:
@@ -98,13 +104,8 @@ def level_box_matrix(square, landmarks: np.ndarray, size: int) -> np.ndarray:
     centre so the eyes are level; for level eyes it is exactly the axis-aligned box crop."""
     x0, y0, x1, _ = (float(v) for v in square)
     side = x1 - x0
-    scale = size / side
-    angle = eye_angle(landmarks)
-    cos, sin = np.cos(-angle) * scale, np.sin(-angle) * scale
-    linear = np.array([[cos, -sin], [sin, cos]])
     centre = np.array([x0 + side / 2.0 - 0.5, y0 + side / 2.0 - 0.5])
-    target = np.full(2, size / 2.0 - 0.5)
-    return np.hstack([linear, (target - linear @ centre)[:, None]])
+    return _similarity(eye_angle(landmarks), size / side, centre, np.full(2, size / 2.0 - 0.5))
 
 
 def _aligned_crop(rgb, face: Face, size: int, framing: Framing, pad_value) -> Crop:
