@@ -97,9 +97,12 @@ def main(argv=None) -> int:
 
     from peer_compare import FerPeer, fer_model_path, fer_version
 
+    paths = args.model or [None]
+    names = [Path(p).name if p else "ours" for p in paths]
+    # the file name labels a model's rows, the path when two files share a name
+    labels = [n if names.count(n) == 1 else str(p) for n, p in zip(names, paths)]
     try:
-        models = {Path(p).name if p else "ours": EmotionClassifier.load(p)
-                  for p in (args.model or [None])}
+        models = {label: EmotionClassifier.load(p) for label, p in zip(labels, paths)}
     except ModelFileError as error:
         print(f"capture_robustness: no model of ours to score: {error}")
         return 0
