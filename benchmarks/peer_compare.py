@@ -238,15 +238,13 @@ def main(argv=None) -> int:
         print_table(title, labels, rows + [evaluate(f"fer {fer_version()}", peer.predict_proba,
                                                     images, labels)])
     try:
-        import pandas as pd
-
-        from xfer_keras.training.dev_sets import ckplus_onset_frames, ckplus_peak_frames
+        from xfer_keras.training.dev_sets import ckplus_fullres_dev_frames, ckplus_peak_frames
 
         peaks = ckplus_peak_frames(3)
         labels, rows = whole_pipeline_rows(ours, peer, peaks)
         print_table("CK+ full-resolution peak frames (last 3 of 40 sequences), whole pipeline",
                     labels, rows)
-        both = pd.concat([peaks, ckplus_onset_frames()], ignore_index=True)
+        both = ckplus_fullres_dev_frames()
         labels, rows = whole_pipeline_rows(ours, peer, both)
         print_table("CK+ full-resolution peak frames + the first (neutral) frame of each "
                     "sequence, whole pipeline", labels, rows)

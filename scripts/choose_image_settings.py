@@ -81,17 +81,14 @@ def main(argv=None) -> int:
         parser.error("--apply takes exactly one model")
 
     import numpy as np
-    import pandas as pd
 
     from xfer_keras.data.image_folders import encode_labels, load_images
     from xfer_keras.emotions import EMOTIONS7
     from xfer_keras.models.classifier import EmotionClassifier, class_weights_of
-    from xfer_keras.training.dev_sets import (FaceSet, ckplus48_frame, ckplus_onset_frames,
-                                              ckplus_peak_frames, score_predictions,
-                                              trained_subjects)
+    from xfer_keras.training.dev_sets import (FaceSet, ckplus48_frame, ckplus_fullres_dev_frames,
+                                              score_predictions, trained_subjects)
 
-    full = FaceSet.detect(pd.concat([ckplus_peak_frames(), ckplus_onset_frames()],
-                                    ignore_index=True))
+    full = FaceSet.detect(ckplus_fullres_dev_frames())
     onset = full.labels == EMOTIONS7.index("neutral")
     # every model is scored on the same CK+48 crops: none of a subject any of them trained on
     seen = sorted({s for path in args.models

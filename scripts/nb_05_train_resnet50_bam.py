@@ -191,6 +191,33 @@ if (data_dir() / "ckplus48").is_dir():  # posed faces of people the model never 
           f"{posed_eval.accuracy:.4f}, macro F1 {posed_eval.macro_f1:.4f}")
 """),
     ("md", """
+### Another studio's photos
+
+The CK+ full-resolution dev photos, changed as another capture set-up might deliver them
+(exposure, contrast, side light, a smaller photo, JPEG, noise, head roll, a mirror:
+`xfer_keras.data.capture_shifts`), through the whole pipeline (dlib + this model's crop): how
+much of the accuracy survives. `benchmarks/capture_robustness.py` prints the same for the
+default model beside the `fer` peer.
+"""),
+    ("code", """
+if (data_dir() / "ckplus_sequences").is_dir():
+    from tqdm.auto import tqdm
+    from xfer_keras.data.capture_shifts import CAPTURE_SHIFTS
+    from xfer_keras.training.dev_sets import (ckplus_fullres_dev_frames, shifted_face_sets,
+                                              summarise_shifts)
+    shift_names = pick(quick=["as captured", "darker (gamma 2)", "head roll 12 degrees"],
+                       full=list(CAPTURE_SHIFTS))
+    photos = ckplus_fullres_dev_frames(pick(quick=2, full=None))  # quick: 2 sequences
+    rows = []
+    for name, faces in tqdm(shifted_face_sets(photos, shift_names), total=len(shift_names),
+                            desc="capture set-ups"):
+        rows.append({"shift": name, "model": "resnet50_bam",
+                     **faces.score(best.predict_proba, size=224, **best.crop_options())})
+    for r in rows:
+        print(f"{r['shift']:>30}: accuracy {r['accuracy']:.3f}, faces {r['faces_found']}/{r['n']}")
+    print(summarise_shifts(rows)["resnet50_bam"])
+"""),
+    ("md", """
 ## 6. Grad-CAM
 
 `GradCAM(clf)` explains the predicted class at crop resolution with the fast engine (one traced

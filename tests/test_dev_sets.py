@@ -36,3 +36,42 @@ def test_ckplus_onset_frames_are_the_first_frames_labelled_neutral(ckplus_dir):
     assert set(onsets["path"]) == {str(r.frame_paths[0]) for r in records}
     assert not set(onsets["path"]) & set(peaks["path"])  # never a peak frame
     assert "neutral" in EMOTIONS7 and "neutral" not in set(peaks["emotion"])
+
+
+@pytest.mark.real_data
+def test_fullres_dev_frames_are_peaks_then_onsets_and_a_prefix_keeps_whole_sequences(ckplus_dir):
+    from xfer_keras.training.dev_sets import (ckplus_fullres_dev_frames, ckplus_onset_frames,
+                                              ckplus_peak_frames)
+
+    both = ckplus_fullres_dev_frames(root=ckplus_dir)
+    peaks, onsets = ckplus_peak_frames(3, ckplus_dir), ckplus_onset_frames(ckplus_dir)
+    assert both["path"].tolist() == peaks["path"].tolist() + onsets["path"].tolist()
+    few = ckplus_fullres_dev_frames(2, root=ckplus_dir)
+    assert len(few) == 2 * 3 + 2 and (few["emotion"] == "neutral").sum() == 2
+    assert few.groupby(["subject", "sequence"]).size().tolist() == [4, 4]  # 3 peaks + 1 onset
+
+
+def test_summarise_shifts_means_kept_share_and_worst_shift():
+    from xfer_keras.training.dev_sets import summarise_shifts
+
+    def row(shift, model, acc, bal):
+        return {"shift": shift, "model": model, "accuracy": acc, "balanced_accuracy": bal}
+
+    rows = [row("as captured", "a", 0.8, 0.7), row("as captured", "b", 0.5, 0.5),
+            row("dark", "a", 0.6, 0.5), row("roll", "a", 0.4, 0.3), row("dark", "b", 0.5, 0.4)]
+    s = summarise_shifts(rows)
+    assert s["a"]["mean_accuracy"] == pytest.approx(0.5)
+    assert s["a"]["mean_balanced_accuracy"] == pytest.approx(0.4)
+    assert s["a"]["kept"] == pytest.approx(0.625) and s["a"]["worst_shift"] == "roll"
+    assert s["b"]["kept"] == pytest.approx(1.0) and s["b"]["worst_accuracy"] == 0.5
+    only_captured = summarise_shifts([row("as captured", "c", 0.9, 0.9)])
+    assert only_captured == {"c": {"as_captured": 0.9}}
+
+
+def test_shifted_face_sets_refuses_unknown_shifts_before_any_detection():
+    import pandas as pd
+
+    from xfer_keras.training.dev_sets import shifted_face_sets
+
+    with pytest.raises(KeyError, match="unknown capture shifts"):
+        next(shifted_face_sets(pd.DataFrame({"path": [], "emotion": []}), ["underwater"]))

@@ -10,13 +10,19 @@ set, crop framing) are chosen on our own out-of-domain dev sets, never on FER201
   without the subjects a model trained on (:func:`ckplus48_training_subjects` picks a seeded
   share of CK+48's subjects, never those of the full-resolution sequences, as posed training
   faces; :func:`trained_subjects` reads them back from a model's config);
+* :func:`ckplus_fullres_dev_frames` - both together (peaks, then onsets), optionally only the
+  first ``n`` sequences;
 * :class:`FaceSet` - images with their dlib faces detected once (the pipeline's detector), so
   several framings and models are scored on the same detections; a face the detector misses
-  counts as a wrong answer, as it would for a user.
+  counts as a wrong answer, as it would for a user;
+* :func:`shifted_face_sets` / :func:`summarise_shifts` - the same photos changed as another
+  capture set-up might deliver them (:mod:`xfer_keras.data.capture_shifts`), and how much of a
+  model's accuracy survives (``benchmarks/capture_robustness.py``, notebook 05).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,6 +52,18 @@ def ckplus_onset_frames(root=None) -> pd.DataFrame:
     rows = [(str(record.frame_paths[0]), "neutral", record.subject, record.sequence)
             for record in load_ckplus_sequences(root) if len(record.frame_paths) > 1]
     return pd.DataFrame(rows, columns=["path", "emotion", "subject", "sequence"])
+
+
+def ckplus_fullres_dev_frames(n_sequences: int | None = None, root=None) -> pd.DataFrame:
+    """:func:`ckplus_peak_frames` (last 3) then :func:`ckplus_onset_frames`: the CK+
+    full-resolution dev photos (160). ``n_sequences``: only the first N sequences (by subject and
+    sequence), peaks and onsets alike (quick runs)."""
+    peaks, onsets = ckplus_peak_frames(3, root), ckplus_onset_frames(root)
+    if n_sequences is not None:
+        keys = set(sorted(set(zip(onsets["subject"], onsets["sequence"])))[:n_sequences])
+        peaks, onsets = (f[[k in keys for k in zip(f["subject"], f["sequence"])]]
+                         for f in (peaks, onsets))
+    return pd.concat([peaks, onsets], ignore_index=True)
 
 
 def ckplus48_frame(root=None, exclude_subjects=()) -> pd.DataFrame:
@@ -196,3 +214,39 @@ def score_predictions(labels: np.ndarray, pred: np.ndarray) -> dict:
             "macro_f1": float(table.loc[present, "f1"].mean()),
             "f1": {name: float(table.loc[name, "f1"]) for name in present},
             "n": int(len(labels)), "faces_found": int((pred >= 0).sum())}
+
+
+def shifted_face_sets(frame: pd.DataFrame, shifts=None, detector=None):
+    """Yield ``(shift name, FaceSet)``: the photos of ``frame`` as captured, then changed by each
+    named shift (default: all of :data:`~xfer_keras.data.capture_shifts.CAPTURE_SHIFTS`), faces
+    detected anew on every changed photo (the detector is part of what a change can break)."""
+    from xfer_keras.data.capture_shifts import CAPTURE_SHIFTS
+
+    names = ["as captured"] + [s for s in (shifts or CAPTURE_SHIFTS) if s != "as captured"]
+    unknown = [s for s in names if s not in CAPTURE_SHIFTS]
+    if unknown:
+        raise KeyError(f"unknown capture shifts {unknown}; known: {', '.join(CAPTURE_SHIFTS)}")
+    for name in names:
+        yield name, FaceSet.detect(frame, detector=detector, transform=CAPTURE_SHIFTS[name])
+
+
+def summarise_shifts(rows: list[dict]) -> dict:
+    """Per model, over ``rows`` (``{"shift", "model", "accuracy", "balanced_accuracy", ...}``):
+    the as-captured accuracy, the mean accuracy and balanced accuracy over the changed photos,
+    the share of the as-captured accuracy kept, and the worst shift."""
+    out = {}
+    for r in rows:
+        if r["shift"] == "as captured":
+            out[r["model"]] = {"as_captured": r["accuracy"]}
+    for model, summary in out.items():
+        mine = [r for r in rows if r["model"] == model and r["shift"] != "as captured"]
+        if not mine:
+            continue
+        acc = float(np.mean([r["accuracy"] for r in mine]))
+        worst = min(mine, key=lambda r: r["accuracy"])
+        summary.update(mean_accuracy=acc,
+                       mean_balanced_accuracy=float(np.mean([r["balanced_accuracy"]
+                                                             for r in mine])),
+                       kept=acc / summary["as_captured"] if summary["as_captured"] else math.nan,
+                       worst_shift=worst["shift"], worst_accuracy=worst["accuracy"])
+    return out
