@@ -492,8 +492,20 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
 
         resumed = Path(tempfile.gettempdir()) / (Path(args.out).stem + ".resumed.keras")
         shutil.copy(args.resume, resumed)  # the checkpoint below overwrites --out
-        model = EmotionClassifier.load(resumed).model
-        if args.precision != "float32":  # a loaded model keeps its saved (float32) policy
+        loaded = EmotionClassifier.load(resumed)
+        model = loaded.model
+        grown = None
+        if loaded.config.architecture not in (None, args.arch):
+            # a deeper net of the same family: the trained layers copied, the new blocks
+            # starting as the identity (same answers at step 0)
+            from xfer_keras.models.resnet_bam import grow_into
+
+            model = create(args.arch, input_size=args.input_size, channels=args.channels,
+                           dropout=args.dropout)
+            grown = dict(grow_into(model, loaded.model), source=loaded.config.architecture)
+            print(f"grown from {grown['source']}: identity blocks {grown['identity_blocks']}",
+                  flush=True)
+        elif args.precision != "float32":  # a loaded model keeps its saved (float32) policy
             weights = model.get_weights()
             model = create(args.arch, input_size=args.input_size, channels=args.channels,
                            dropout=args.dropout)
@@ -513,6 +525,11 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
     clf = EmotionClassifier(model, config)
     if args.resume:
         clf.config.extra["resumed_from"] = str(args.resume)
+        if grown:
+            clf.config.extra["grown_from"] = grown
+        stored = (loaded.config.extra.get("heads") or {}).get(args.second_head)
+        if stored:  # the resumed model's own extra head goes on training (not a fresh copy)
+            clf.config.extra["heads"] = {args.second_head: stored}
     print(clf, f"{model.count_params():,} params", flush=True)
     recipe = TrainRecipe(learning_rate=args.lr, batch_size=args.batch_size,
                          epochs=1 if args.quick else args.epochs,

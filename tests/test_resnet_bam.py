@@ -93,3 +93,74 @@ def test_class_count_and_imagenet_weights_offline_error():
     assert len(EMOTIONS7) == 7
     with pytest.raises(ValueError):
         create("tiny_bam", weights="imagenet")
+
+
+def _with_trained_statistics(model, seed=0):
+    """Random batch-norm statistics and affine terms, so that a copy that drops or misplaces
+    any of them answers differently."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, var = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.2, beta.shape),
+                               rng.normal(0, 0.2, mean.shape), rng.uniform(0.5, 2, var.shape)])
+    return model
+
+
+def _logits(model, x):
+    return np.asarray(keras.Model(model.input, model.get_layer("logits").output)(x))
+
+
+@pytest.mark.parametrize("block", ["basic", "bottleneck"])
+def test_grow_into_a_deeper_net_keeps_the_answers(block):
+    """The added blocks start as the identity: the grown net answers like the trained one (the
+    shipped 1-1-1-1 model grows to 2-2-2-2 this way), and training can still move them."""
+    from xfer_keras.models.resnet_bam import grow_into
+
+    kwargs = dict(block=block, widths=(8, 16, 16), strides=(1, 2, 2), stem="small",
+                  stem_filters=8, bam_min_hidden=2)
+    source = _with_trained_statistics(build_bam_resnet((32, 32, 1), depths=(1, 1, 1), **kwargs))
+    target = build_bam_resnet((32, 32, 1), depths=(2, 1, 3), **kwargs)
+    record = grow_into(target, source)
+    assert record["identity_blocks"] == ["conv2_block2", "conv4_block2", "conv4_block3"]
+    assert record["copied"] == sum(1 for layer in source.layers if layer.weights)
+    x = np.random.default_rng(1).uniform(size=(4, 32, 32, 1)).astype("float32")
+    before = _logits(source, x)
+    np.testing.assert_allclose(_logits(target, x), before, atol=1e-5)
+    assert np.abs(before - before.mean(0)).max() > 1e-3  # the answers depend on the input
+
+    import tensorflow as tf
+
+    last_bn = target.get_layer("conv4_block3_" + ("3_bn" if block == "bottleneck" else "2_bn"))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(target(x, training=True)[:, 0])
+    grad = tape.gradient(loss, last_bn.gamma)
+    assert float(tf.reduce_max(tf.abs(grad))) > 0  # the zero start is not a dead end
+
+
+def test_grow_into_refuses_what_cannot_start_as_the_identity():
+    from xfer_keras.models.resnet_bam import grow_into
+
+    small = dict(block="basic", stem="small", stem_filters=8, bam_min_hidden=2)
+    source = build_bam_resnet((32, 32, 1), depths=(1, 1), widths=(8, 16), strides=(1, 2), **small)
+    with pytest.raises(ValueError, match="other shapes"):  # wider
+        grow_into(build_bam_resnet((32, 32, 1), depths=(1, 1), widths=(8, 32), strides=(1, 2),
+                                   **small), source)
+    with pytest.raises(ValueError, match="projection"):  # a new stage that downsamples
+        grow_into(build_bam_resnet((32, 32, 1), depths=(1, 1, 1), widths=(8, 16, 16),
+                                   strides=(1, 2, 2), **small), source)
+    with pytest.raises(ValueError, match="not in the target"):  # shallower
+        grow_into(source, build_bam_resnet((32, 32, 1), depths=(2, 1), widths=(8, 16),
+                                           strides=(1, 2), **small))
+
+
+def test_registered_wide_net_grows_into_its_deep_twin():
+    from xfer_keras.models.resnet_bam import grow_into
+
+    source = _with_trained_statistics(create("resnet_bam_wide", input_size=48, channels=1))
+    target = create("resnet_bam_wide2", input_size=48, channels=1)
+    assert grow_into(target, source)["identity_blocks"] == [
+        f"conv{stage}_block2" for stage in (2, 3, 4, 5)]
+    x = np.random.default_rng(2).uniform(size=(3, 48, 48, 1)).astype("float32")
+    np.testing.assert_allclose(_logits(target, x), _logits(source, x), atol=1e-4)
+    assert 4 * target.count_params() < 50e6  # float32 weights within the 50 MB model budget

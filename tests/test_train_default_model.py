@@ -183,3 +183,42 @@ def test_mixed_bf16_training_saves_a_float32_model(sharp_data, tmp_path):
     assert probs.shape == (2, 7) and np.allclose(probs.sum(1), 1, atol=1e-5)
     assert "Precision: mixed_bfloat16" in (tmp_path / "CARD.md").read_text()
 
+
+
+def test_resume_grows_a_deeper_net_and_keeps_the_stored_head(script, sharp_data, tmp_path):
+    """``--resume`` a ``resnet_bam_wide`` file with ``--arch resnet_bam_wide2``: the trained
+    layers are copied and the added blocks start as the identity (recorded in the config);
+    ``--second-head`` goes on training the resumed model's own head, not a fresh copy of the
+    main one. At learning rate 0 (1e-15 after the schedule's rounding) nothing moves, so both
+    can be read off the saved file."""
+    import numpy as np
+
+    from xfer_keras.models.registry import create, model_config
+
+    rng = np.random.default_rng(0)
+    model = create("resnet_bam_wide", input_size=48, channels=1)
+    config = model_config("resnet_bam_wide", input_size=48, channels=1, model=model)
+    stored = {"kernel": rng.normal(0, 0.05, (512, 7)).tolist(),
+              "bias": rng.normal(0, 0.1, 7).tolist(), "labels": "fer2013"}
+    config["extra"] = {"heads": {"fer2013": stored}}
+    source = tmp_path / "wide.keras"
+    EmotionClassifier(model, config).save(source)
+
+    out = tmp_path / "deep.keras"
+    assert script.main(["--quick", "--resume", str(source), "--arch", "resnet_bam_wide2",
+                        "--labels", "ferplus", "--second-head", "fer2013", "--lr", "0",
+                        "--out", str(out), "--card", str(tmp_path / "CARD.md"),
+                        "--cache", ""]) == 0
+    grown = EmotionClassifier.load(out)
+    assert grown.config.architecture == "resnet_bam_wide2"
+    record = grown.config.extra["grown_from"]
+    assert record["source"] == "resnet_bam_wide"
+    assert record["identity_blocks"] == [f"conv{s}_block2" for s in (2, 3, 4, 5)]
+    for block in record["identity_blocks"]:
+        gamma = grown.model.get_layer(f"{block}_2_bn").get_weights()[0]
+        assert np.abs(gamma).max() < 1e-9  # still the identity
+    np.testing.assert_allclose(grown.model.get_layer("conv4_block1_1_conv").get_weights()[0],
+                               model.get_layer("conv4_block1_1_conv").get_weights()[0], atol=1e-9)
+    head = grown.config.extra["heads"]["fer2013"]
+    np.testing.assert_allclose(head["kernel"], stored["kernel"], atol=1e-6)
+    np.testing.assert_allclose(head["bias"], stored["bias"], atol=1e-6)
