@@ -199,27 +199,23 @@ def grow_into(target: keras.Model, source: keras.Model) -> dict:
     shape (it would need a projection, which cannot start as the identity).
     """
     source_layers = {layer.name: layer for layer in source.layers if layer.weights}
-    copied = 0
-    for name, layer in source_layers.items():
-        try:
-            own = target.get_layer(name)
-        except ValueError:
-            raise ValueError(f"layer {name!r} of the source model is not in the target") from None
-        weights = layer.get_weights()
-        if [w.shape for w in own.get_weights()] != [w.shape for w in weights]:
-            raise ValueError(f"layer {name!r} has other shapes in the target")
-        own.set_weights(weights)
-        copied += 1
     names = {layer.name for layer in target.layers}
-    added = sorted(layer.name[:-len("_add")] for layer in target.layers
-                   if layer.name.endswith("_add") and layer.name not in source_layers
-                   and f"{layer.name[:-len('_add')]}_1_conv" not in source_layers)
-    for block in added:
+    blocks = (name[:-len("_add")] for name in names if name.endswith("_add"))
+    added = sorted(block for block in blocks if f"{block}_1_conv" not in source_layers)
+    for block in added:  # checked before anything is written into target
         if f"{block}_0_conv" in names:
             raise ValueError(f"added block {block!r} has a projection shortcut: it cannot start "
                              "as the identity")
+    for name, layer in source_layers.items():
+        if name not in names:
+            raise ValueError(f"layer {name!r} of the source model is not in the target")
+        own, weights = target.get_layer(name), layer.get_weights()
+        if [w.shape for w in own.get_weights()] != [w.shape for w in weights]:
+            raise ValueError(f"layer {name!r} has other shapes in the target")
+        own.set_weights(weights)
+    for block in added:
         last_bn = f"{block}_3_bn" if f"{block}_3_bn" in names else f"{block}_2_bn"
         bn = target.get_layer(last_bn)
         gamma, beta, mean, var = bn.get_weights()
         bn.set_weights([np.zeros_like(gamma), np.zeros_like(beta), mean, var])
-    return {"copied": copied, "identity_blocks": added}
+    return {"copied": len(source_layers), "identity_blocks": added}
