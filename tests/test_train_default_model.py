@@ -184,7 +184,6 @@ def test_mixed_bf16_training_saves_a_float32_model(sharp_data, tmp_path):
     assert "Precision: mixed_bfloat16" in (tmp_path / "CARD.md").read_text()
 
 
-
 def test_resume_grows_a_deeper_net_and_keeps_the_stored_head(script, sharp_data, tmp_path):
     """``--resume`` a ``resnet_bam_wide`` file with ``--arch resnet_bam_wide2``: the trained
     layers are copied and the added blocks start as the identity (recorded in the config);
