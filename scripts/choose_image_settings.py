@@ -6,7 +6,8 @@
 Every candidate model is scored through the whole pipeline (dlib detection, crop, model) on the
 CK+ full-resolution frames: the last 3 frames of the 40 sequences (their emotion) and the first
 frame of each (neutral), with each candidate framing and each power of the prior correction
-(probabilities divided by the training class mix ** power, ``ClassifierConfig.prior_correction``),
+(probabilities divided by the training class mix ** power, ``ClassifierConfig.prior_correction``;
+the mix of the arrays as trained, posed faces included: ``training_prior``),
 and on CK+48 (already 48x48 crops framed like FER2013: model only, no neutral class; without
 the subjects any of the models trained on, ``--posed`` in the training script). FER2013 test is
 never read here. Prints one table; the choice is the row with the best balanced
@@ -45,19 +46,24 @@ FRAMING_CANDIDATES = {  # name -> crop_face keyword arguments
 PRIOR_POWERS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
-def training_prior(labels: str, cache: str | None) -> list[float]:
-    """The class mix the model was trained on: the mean FER+ vote distribution or the FER2013
-    label frequencies of the training split (``scripts/train_default_model.py``'s data)."""
-    import numpy as np
-
+def training_prior(clf, labels: str, cache: str | None) -> list[float]:
+    """The class mix of the model's training arrays
+    (:func:`xfer_keras.training.posed_faces.class_mix`): recorded by the training script
+    (``extra["training_class_mix"]``), else rebuilt from its
+    data: the FER+ vote distributions or FER2013 labels of the training split, with the posed
+    CK+48 faces its config names (repeated as trained)."""
+    recorded = clf.config.extra.get("training_class_mix")
+    if recorded:
+        return [float(p) for p in recorded]
     sys.path.insert(0, str(REPO / "scripts"))
     from train_default_model import load_fer2013_arrays, training_targets
 
+    from xfer_keras.training.posed_faces import class_mix
+
     data = load_fer2013_arrays(48, 1, Path(cache) if cache else None)
     _, targets, _, _ = training_targets(data, labels)
-    targets = np.asarray(targets)
-    prior = targets.mean(0) if targets.ndim == 2 else np.bincount(targets, minlength=7) / len(targets)
-    return [float(p) for p in prior]
+    posed = clf.config.extra.get("posed_training")
+    return [float(p) for p in class_mix(targets, posed)]
 
 
 def model_labels(clf) -> str:
@@ -108,7 +114,7 @@ def main(argv=None) -> int:
         clf = EmotionClassifier.load(path)
         clf.config.prior_correction = None  # raw probabilities; the powers are applied below
         labels = model_labels(clf)
-        prior = training_prior(labels, args.cache)
+        prior = training_prior(clf, labels, args.cache)
         p48 = clf.predict_proba(ck48_images)
         for name, kwargs in FRAMING_CANDIDATES.items():
             probs = clf.predict_proba(full.crops(224, **kwargs)) if full.found.any() else None

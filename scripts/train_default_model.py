@@ -412,6 +412,7 @@ def main(argv=None) -> int:
 
     from xfer_keras.models.classifier import EmotionClassifier
     from xfer_keras.training.image import TrainRecipe
+    from xfer_keras.training.posed_faces import class_mix
 
     start = time.time()
     deadline = start + args.minutes * 60
@@ -448,6 +449,9 @@ def main(argv=None) -> int:
         best.config.extra["wall_minutes"] = (time.time() - start) / 60
         if posed:
             best.config.extra["posed_training"] = posed
+        # what the prior correction divides by (scripts/choose_image_settings.py): the arrays
+        # as trained, posed faces included
+        best.config.extra["training_class_mix"] = [float(v) for v in class_mix(y_tr)]
     finalize(best, args, Path(args.out), recipe, data, x_va, y_va, info)
     print(f"done in {(time.time() - start) / 60:.1f} min", flush=True)
     return 0

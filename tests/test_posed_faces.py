@@ -7,7 +7,7 @@ import pytest
 
 from xfer_keras.training.dev_sets import (ckplus48_frame, ckplus48_training_subjects,
                                           ckplus_fullres_subjects, trained_subjects)
-from xfer_keras.training.posed_faces import ckplus48_training_arrays, mix_in
+from xfer_keras.training.posed_faces import ckplus48_training_arrays, class_mix, mix_in
 
 
 def test_mix_in_reaches_the_share_by_repetition():
@@ -70,3 +70,22 @@ def test_trained_subjects_reads_the_config():
     assert trained_subjects(Classifier()) == ["S005", "S011"]
     Classifier.config.extra = {}
     assert trained_subjects(Classifier()) == []
+
+
+def test_class_mix_counts_the_posed_faces_as_trained(ckplus48):
+    """The prior correction's mix: the training targets plus each posed crop ``repeats`` times,
+    the same class shares as the arrays :func:`mix_in` builds (known answer)."""
+    subjects = ckplus48_training_subjects(0.2)
+    x_posed, y_posed = ckplus48_training_arrays(subjects)
+    rng = np.random.default_rng(0)
+    y = rng.dirichlet(np.ones(7), size=500).astype(np.float32)  # vote distributions
+    _, y_mixed, repeats = mix_in(np.zeros((500, 1)), y, np.zeros((len(y_posed), 1)), y_posed, 0.3)
+    mix = class_mix(y, {"subjects": subjects, "repeats": repeats})
+    np.testing.assert_allclose(mix, y_mixed.mean(0), atol=1e-6)
+    np.testing.assert_allclose(class_mix(y), y.mean(0), atol=1e-6)
+    neutral = 4  # EMOTIONS7 order; CK+48 has no neutral crops, so the mix has less of it
+    assert mix[neutral] < y[:, neutral].mean() and np.isclose(mix.sum(), 1.0)
+    labels = rng.integers(0, 7, 300)  # FER2013 labels: class frequencies
+    np.testing.assert_allclose(class_mix(labels), np.bincount(labels, minlength=7) / 300)
+    two_heads = np.concatenate([y, y[:, ::-1]], axis=1)  # (N, 14): the first head's 7 columns
+    np.testing.assert_allclose(class_mix(two_heads), y.mean(0), atol=1e-6)

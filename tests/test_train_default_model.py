@@ -130,6 +130,14 @@ def test_posed_faces_train_and_are_left_out_of_ckplus48(script, sharp_data, data
     assert record["repeats"] >= 1 and 0.0 < record["share_of_training"] < 1.0
     assert clf.config.extra["dataset_info"]["n_train_targets"] < 300  # FER2013's, before the mix
     assert "Posed faces mixed in" in card.read_text()
+    # the prior correction's mix is the arrays' as trained: FER+ targets + the posed crops
+    from xfer_keras.training.posed_faces import class_mix
+
+    data = script.load_fer2013_arrays(48, 1, None, True)
+    _, targets, _, _ = script.training_targets(data, "ferplus")
+    recorded = np.asarray(clf.config.extra["training_class_mix"])
+    np.testing.assert_allclose(recorded, class_mix(targets, record), atol=1e-6)
+    assert recorded[4] < np.asarray(targets)[:, 4].mean()  # CK+48 has no neutral crops
     again = tmp_path / "again.keras"
     assert script.main(["--quick", "--labels", "ferplus", "--evaluate-only", str(out),
                         "--out", str(again), "--card", str(tmp_path / "CARD2.md"),
