@@ -49,9 +49,9 @@ PRIOR_POWERS = (0.0, 0.25, 0.5, 0.75, 1.0)
 def training_prior(clf, labels: str, cache: str | None) -> list[float]:
     """The class mix of the model's training arrays
     (:func:`xfer_keras.training.posed_faces.class_mix`): recorded by the training script
-    (``extra["training_class_mix"]``), else rebuilt from its
-    data: the FER+ vote distributions or FER2013 labels of the training split, with the posed
-    CK+48 faces its config names (repeated as trained)."""
+    (``extra["training_class_mix"]``), else rebuilt from its data: the FER+ vote distributions
+    or FER2013 labels of the training split, with the posed CK+48 faces its config names
+    (repeated as trained)."""
     recorded = clf.config.extra.get("training_class_mix")
     if recorded:
         return [float(p) for p in recorded]

@@ -18,15 +18,22 @@ def ckplus48_training_arrays(subjects, size: int = 48, channels: int = 1, soft: 
     """``(x, y)`` of the CK+48 crops of ``subjects``: uint8 ``(N, size, size, channels)`` and
     one-hot float32 ``(N, 7)`` targets (``soft``, beside FER+ vote distributions) or int labels."""
     from xfer_keras.data.image_folders import encode_labels, load_images
+
+    frame = _crops_of(subjects, root)
+    x = load_images(frame["path"], size=size, channels=channels)
+    labels = encode_labels(frame["emotion"])
+    return x, (np.eye(7, dtype=np.float32)[labels] if soft else labels)
+
+
+def _crops_of(subjects, root=None):
+    """CK+48's ``[path, emotion, subject]`` rows of ``subjects``; ValueError when there are none."""
     from xfer_keras.training.dev_sets import ckplus48_frame
 
     frame = ckplus48_frame(root)
     frame = frame[frame["subject"].isin(set(subjects))]
     if frame.empty:
         raise ValueError("none of the given subjects is in CK+48")
-    x = load_images(frame["path"], size=size, channels=channels)
-    labels = encode_labels(frame["emotion"])
-    return x, (np.eye(7, dtype=np.float32)[labels] if soft else labels)
+    return frame
 
 
 def mix_in(x, y, x_extra, y_extra, share: float):
@@ -55,13 +62,11 @@ def class_mix(targets, posed: dict | None = None, root=None) -> np.ndarray:
     out overstates the neutral share a posed-trained model learned (27.5 % instead of 34.2 %
     at a 19 % posed share) and the correction then suppresses neutral too much."""
     from xfer_keras.data.image_folders import encode_labels
-    from xfer_keras.training.dev_sets import ckplus48_frame
 
     targets = np.asarray(targets)
     counts = (targets[:, :7].astype(np.float64).sum(0) if targets.ndim == 2
               else np.bincount(targets, minlength=7).astype(np.float64))
     if posed:
-        frame = ckplus48_frame(root)
-        labels = encode_labels(frame.loc[frame["subject"].isin(set(posed["subjects"])), "emotion"])
+        labels = encode_labels(_crops_of(posed["subjects"], root)["emotion"])
         counts += int(posed["repeats"]) * np.bincount(labels, minlength=7)
     return counts / counts.sum()
