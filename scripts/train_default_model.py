@@ -16,7 +16,8 @@ Two inference settings are chosen without test labels: ``input_blur`` (``--input
 the Gaussian sigma by which the blurred train copy differs from sharp faces, measured on pixels
 with ``xfer_keras.data.blur``) and ``tta_flip`` (mirror averaging, kept if it helps on the
 validation split). ``--evaluate-only MODEL`` redoes just these choices, the test figures and the
-card for an already trained model.
+card for an already trained model. ``--teacher MODEL`` distils: the teacher's own probabilities
+are blended into every training target (:mod:`xfer_keras.training.distillation`).
 """
 
 from __future__ import annotations
@@ -400,6 +401,11 @@ def main(argv=None) -> int:
                         help="with --posed: share of the training arrays (by repetition)")
     parser.add_argument("--posed-subjects", type=float, default=0.6,
                         help="with --posed: share of CK+48's other subjects to train on")
+    parser.add_argument("--teacher", default=None, metavar="MODEL",
+                        help="distil: blend this trained model's probabilities into the "
+                             "training targets (xfer_keras.training.distillation)")
+    parser.add_argument("--teacher-weight", type=float, default=0.5,
+                        help="the teacher's share of each training target")
     parser.add_argument("--augmentation", choices=("basic", "studio"), default="basic",
                         help="training augmentation (xfer_keras.data.image_folders.make_dataset): "
                              "studio adds gamma, harder contrast, side light and +-15 degree "
@@ -430,6 +436,9 @@ def main(argv=None) -> int:
         print(f"posed faces: {posed['n_images']} CK+48 crops of {len(posed['subjects'])} "
               f"subjects, x{posed['repeats']} ({posed['share_of_training']:.1%} of training)",
               flush=True)
+    distilled = None
+    if args.teacher and not args.evaluate_only:
+        y_tr, distilled = distil_targets(args, x_tr, y_tr)
     print(f"data: train {x_tr.shape} val {x_va.shape} test {data.x_test.shape}, "
           f"{args.labels} targets ({time.time() - start:.0f} s)", flush=True)
 
@@ -449,6 +458,8 @@ def main(argv=None) -> int:
         best.config.extra["wall_minutes"] = (time.time() - start) / 60
         if posed:
             best.config.extra["posed_training"] = posed
+        if distilled:
+            best.config.extra["distillation"] = distilled
         # what the prior correction divides by (scripts/choose_image_settings.py): the arrays
         # as trained, posed faces included
         best.config.extra["training_class_mix"] = [float(v) for v in class_mix(y_tr)]
@@ -478,6 +489,34 @@ def mix_in_posed(args, x_tr, y_tr, earlier: dict | None = None):
               "rule": "CK+48 subjects, seeded, never those of the full-res dev sequences; "
                       "left out of every CK+48 figure of this model"}
     return x_out, y_out, record
+
+
+def distil_targets(args, x_tr, y_tr):
+    """The training targets blended with ``--teacher``'s own probabilities (one block per head
+    trained), and the record for the config."""
+    import numpy as np
+
+    from xfer_keras.models.classifier import EmotionClassifier
+    from xfer_keras.training.distillation import blend_targets, teacher_probabilities
+
+    teacher = EmotionClassifier.load(args.teacher)
+    heads = (args.second_head,) if args.second_head else ()
+    y_tr = np.asarray(y_tr)
+    if y_tr.ndim == 1:  # FER2013 label indices: one-hot, so the teacher's share can be added
+        y_tr = np.eye(len(teacher.class_names), dtype=np.float32)[y_tr]
+    started = time.time()
+    probs = teacher_probabilities(teacher, x_tr, heads)
+    k = len(teacher.class_names)
+    agree = float((probs[:, :k].argmax(1) == y_tr[:, :k].argmax(1)).mean())
+    record = {"teacher": str(args.teacher), "teacher_architecture": teacher.config.architecture,
+              "weight": float(args.teacher_weight), "heads": ["main", *heads],
+              "teacher_agreement_with_targets": agree,
+              "how": "offline: the teacher's own probabilities (no prior correction) on the "
+                     "unaugmented training arrays, blended into every target"}
+    print(f"distilling from {args.teacher} ({teacher.config.architecture}), weight "
+          f"{args.teacher_weight:g}: its answers agree with {agree:.1%} of the training targets "
+          f"({time.time() - started:.0f} s)", flush=True)
+    return blend_targets(y_tr, probs, args.teacher_weight), record
 
 
 def train(args, x_tr, y_tr, x_va, y_va, info, deadline):

@@ -229,3 +229,43 @@ def test_resume_grows_a_deeper_net_and_keeps_the_stored_head(script, sharp_data,
     head = grown.config.extra["heads"]["fer2013"]
     np.testing.assert_allclose(head["kernel"], stored["kernel"], atol=1e-6)
     np.testing.assert_allclose(head["bias"], stored["bias"], atol=1e-6)
+
+
+def test_teacher_targets_are_what_the_student_trains_on(script, sharp_data, tmp_path):
+    """``--teacher MODEL --teacher-weight 1``: every training target is the teacher's own
+    probabilities (both heads), so the class mix the script records is the mean of what
+    :func:`~xfer_keras.training.distillation.teacher_probabilities` gives on the same arrays;
+    the config records the teacher and its weight."""
+    import numpy as np
+
+    from xfer_keras.models.registry import create, model_config
+    from xfer_keras.training.distillation import teacher_probabilities
+    from xfer_keras.training.posed_faces import class_mix
+
+    rng = np.random.default_rng(3)
+    model = create("resnet_small_bam", input_size=48, channels=1)
+    config = model_config("resnet_small_bam", input_size=48, channels=1, model=model)
+    config["extra"] = {"heads": {"fer2013": {
+        "kernel": rng.normal(0, 0.05, (model.get_layer("logits").input.shape[-1], 7)).tolist(),
+        "bias": rng.normal(0, 0.5, 7).tolist(), "labels": "fer2013"}}}
+    teacher_file = tmp_path / "teacher.keras"
+    EmotionClassifier(model, config).save(teacher_file)
+
+    out = tmp_path / "student.keras"
+    assert script.main(["--quick", "--labels", "ferplus", "--second-head", "fer2013",
+                        "--teacher", str(teacher_file), "--teacher-weight", "1",
+                        "--out", str(out), "--card", str(tmp_path / "CARD.md"),
+                        "--cache", ""]) == 0
+    student = EmotionClassifier.load(out)
+    record = student.config.extra["distillation"]
+    assert record["teacher"] == str(teacher_file) and record["weight"] == 1.0
+    assert record["teacher_architecture"] == "resnet_small_bam"
+    assert record["heads"] == ["main", "fer2013"]
+    assert 0.0 <= record["teacher_agreement_with_targets"] <= 1.0
+
+    data = script.load_fer2013_arrays(48, 1, None, quick=True)
+    x_tr, y_tr, _, _ = script.training_targets(data, "ferplus", "fer2013")
+    probs = teacher_probabilities(EmotionClassifier.load(teacher_file), x_tr, ("fer2013",))
+    np.testing.assert_allclose(student.config.extra["training_class_mix"], class_mix(probs),
+                               atol=1e-5)
+    assert not np.allclose(class_mix(probs), class_mix(y_tr), atol=1e-3)  # not the labels' mix
