@@ -218,6 +218,18 @@ def _posed_lines(record: dict | None) -> list[str]:
             "Every CK+48 figure of this model leaves these subjects out."]
 
 
+def _distillation_lines(record: dict | None) -> list[str]:
+    """The card's line on the teacher blended into the targets (``--teacher``), if any."""
+    if not record:
+        return []
+    return [f"- Distilled (`--teacher`): every training target is {1 - record['weight']:.2g} x "
+            f"its label + {record['weight']:.2g} x the own probabilities of "
+            f"`{Path(record['teacher']).name}` (`{record['teacher_architecture']}`, heads: "
+            f"{', '.join(record['heads'])}), computed once on the unaugmented training arrays; "
+            f"its answers agree with {record['teacher_agreement_with_targets']:.1%} of the "
+            "labels."]
+
+
 def write_model_card(path: Path, model_file: Path, clf, evaluations: dict, info: dict,
                      notes: str = "") -> None:
     """The model card from the model's embedded config and the test evaluations (name ->
@@ -263,6 +275,7 @@ def write_model_card(path: Path, model_file: Path, clf, evaluations: dict, info:
            if info.get("labels") == "ferplus" else "the FER2013 folder labels")
         + ". Model selection (best epoch) on validation accuracy only.",
         *_posed_lines(extra.get("posed_training")),
+        *_distillation_lines(extra.get("distillation")),
         f"- Test: FER2013 `test` ({info['n_test']} images), used only for the figures below.",
         "- Augmentation: horizontal flip, rotation +-10 deg, zoom +-10%, shift +-10%, "
         "brightness/contrast jitter; class weights (inverse frequency, square root).",
@@ -499,7 +512,12 @@ def distil_targets(args, x_tr, y_tr):
     from xfer_keras.models.classifier import EmotionClassifier
     from xfer_keras.training.distillation import blend_targets, teacher_probabilities
 
+    from xfer_keras.emotions import EMOTIONS7
+
     teacher = EmotionClassifier.load(args.teacher)
+    if tuple(teacher.class_names) != EMOTIONS7:  # its columns must be the targets' columns
+        raise ValueError(f"the teacher's classes {list(teacher.class_names)} are not "
+                         f"{list(EMOTIONS7)} in that order")
     heads = (args.second_head,) if args.second_head else ()
     y_tr = np.asarray(y_tr)
     if y_tr.ndim == 1:  # FER2013 label indices: one-hot, so the teacher's share can be added

@@ -262,6 +262,8 @@ def test_teacher_targets_are_what_the_student_trains_on(script, sharp_data, tmp_
     assert record["teacher_architecture"] == "resnet_small_bam"
     assert record["heads"] == ["main", "fer2013"]
     assert 0.0 <= record["teacher_agreement_with_targets"] <= 1.0
+    assert "Distilled (`--teacher`): every training target is 0 x its label + 1 x" in (
+        tmp_path / "CARD.md").read_text()
 
     data = script.load_fer2013_arrays(48, 1, None, quick=True)
     x_tr, y_tr, _, _ = script.training_targets(data, "ferplus", "fer2013")
@@ -269,3 +271,10 @@ def test_teacher_targets_are_what_the_student_trains_on(script, sharp_data, tmp_
     np.testing.assert_allclose(student.config.extra["training_class_mix"], class_mix(probs),
                                atol=1e-5)
     assert not np.allclose(class_mix(probs), class_mix(y_tr), atol=1e-3)  # not the labels' mix
+
+    # a teacher whose columns are other classes (or in another order) is refused
+    config["class_names"] = list(reversed(student.class_names))
+    EmotionClassifier(model, config).save(teacher_file)
+    with pytest.raises(ValueError, match="teacher's classes"):
+        script.main(["--quick", "--teacher", str(teacher_file), "--out", str(out),
+                     "--card", str(tmp_path / "CARD.md"), "--cache", ""])
