@@ -10,8 +10,11 @@ frame of each (neutral), with each candidate framing and each power of the prior
 the mix of the arrays as trained, posed faces included: ``training_prior``),
 and on CK+48 (already 48x48 crops framed like FER2013: model only, no neutral class; without
 the subjects any of the models trained on, ``--posed`` in the training script). FER2013 test is
-never read here. Prints one table; the choice is the row with the best balanced
-accuracy (mean recall) on the CK+ full-resolution frames, ties broken by CK+48.
+never read here. Prints one table. Each model's settings are its row with the best balanced
+accuracy (mean recall) on the CK+ full-resolution frames, ties broken by CK+48; between models
+(the first is the incumbent), CK+ full-res differences no larger than one photo can make are
+ties, CK+48 decides them, and a challenger tied with the incumbent must beat it on CK+48 beyond
+subject resampling noise (:mod:`xfer_keras.training.model_selection`).
 
 ``--apply OUT`` (one model): writes the chosen framing and prior correction into the model's
 config, then scores Grad-CAM at each candidate layer on the CK+ peak crops cut with that framing
@@ -82,6 +85,9 @@ def main(argv=None) -> int:
                              "copy of the model")
     parser.add_argument("--cache", default="/tmp/xfer_fer2013sharp_48_gray.npz",
                         help="the training script's array cache (for the training class prior)")
+    parser.add_argument("--tie-margin", type=float, default=None,
+                        help="CK+ full-res balanced accuracy differences between models up to "
+                             "this are ties, decided by CK+48 (default: one photo's weight)")
     args = parser.parse_args(argv)
     if args.apply and len(args.models) != 1:
         parser.error("--apply takes exactly one model")
@@ -93,6 +99,7 @@ def main(argv=None) -> int:
     from xfer_keras.models.classifier import EmotionClassifier, class_weights_of
     from xfer_keras.training.dev_sets import (FaceSet, ckplus48_frame, ckplus_fullres_dev_frames,
                                               score_predictions, trained_subjects)
+    from xfer_keras.training.model_selection import best_settings, choose_model, one_photo_margin
 
     full = FaceSet.detect(ckplus_fullres_dev_frames())
     onset = full.labels == EMOTIONS7.index("neutral")
@@ -124,19 +131,33 @@ def main(argv=None) -> int:
                 pred = full.predictions(None if probs is None else probs * w)
                 r_full = score_predictions(full.labels, pred)
                 r_peaks = score_predictions(full.labels[~onset], pred[~onset])
-                c48 = score_predictions(ck48_labels, (p48 * w).argmax(1))
+                pred48 = (p48 * w).argmax(1)
+                c48 = score_predictions(ck48_labels, pred48)
                 rows.append({"model": path, "framing": name, "crop": kwargs, "power": power,
                              "prior": prior, "labels": labels, "ckplus_fullres": r_full,
-                             "ckplus_peaks": r_peaks, "ckplus48": c48})
+                             "ckplus_peaks": r_peaks, "ckplus48": c48,
+                             "ckplus48_pred": pred48.tolist()})
                 print(f"| {Path(path).name} | {name} | {power:.2f} | "
                       f"{r_full['balanced_accuracy']:.4f} | {r_peaks['accuracy']:.4f} / "
                       f"{r_peaks['macro_f1']:.4f} | {c48['accuracy']:.4f} / "
                       f"{c48['macro_f1']:.4f} |", flush=True)
-    best = max(rows, key=lambda r: (r["ckplus_fullres"]["balanced_accuracy"],
-                                    r["ckplus48"]["balanced_accuracy"]))
-    print(f"best: {best['model']} with {best['framing']}, prior power {best['power']}")
+    per_model = [best_settings([r for r in rows if r["model"] == path]) for path in args.models]
+    margin = one_photo_margin(full.labels) if args.tie_margin is None else args.tie_margin
+    best = choose_model(per_model, margin, ck48_labels, ck48["subject"].to_numpy())
+    for r in per_model:
+        print(f"{r['model']}: {r['framing']}, prior power {r['power']}: CK+ full-res balanced "
+              f"{r['ckplus_fullres']['balanced_accuracy']:.4f}, CK+48 balanced "
+              f"{r['ckplus48']['balanced_accuracy']:.4f}")
+    if "ckplus48_gain_interval" in best:
+        low, high = best["ckplus48_gain_interval"]
+        print(f"{best['challenger']} ties with {args.models[0]} on CK+ full-res; its CK+48 gain, "
+              f"95 % interval over resampled subjects: [{low:+.4f}, {high:+.4f}]")
+    print(f"best: {best['model']} with {best['framing']}, prior power {best['power']} "
+          f"(CK+ full-res ties within {margin:.4f}, one photo, go to CK+48; the first model "
+          "stays unless beaten beyond subject noise)")
     if args.json:
-        Path(args.json).write_text(json.dumps({"rows": rows, "best": best}, indent=2))
+        Path(args.json).write_text(json.dumps({"rows": rows, "per_model": per_model,
+                                               "tie_margin": margin, "best": best}, indent=2))
     if args.apply:
         peaks = full.subset(~onset)
         apply_choices(EmotionClassifier.load(args.models[0]), best, rows, peaks, Path(args.apply))

@@ -222,10 +222,14 @@ def _distillation_lines(record: dict | None) -> list[str]:
     """The card's line on the teacher blended into the targets (``--teacher``), if any."""
     if not record:
         return []
+    views = record.get("views")
+    seen = (f", the mean over {len(views)} views: {', '.join(views)}"
+            if isinstance(views, list) else "")
     return [f"- Distilled (`--teacher`): every training target is {1 - record['weight']:.2g} x "
             f"its label + {record['weight']:.2g} x the own probabilities of "
             f"`{Path(record['teacher']).name}` (`{record['teacher_architecture']}`, heads: "
-            f"{', '.join(record['heads'])}), computed once on the unaugmented training arrays; "
+            f"{', '.join(record['heads'])}{seen}), computed once on the unaugmented training "
+            "arrays; "
             f"its answers agree with {record['teacher_agreement_with_targets']:.1%} of the "
             "labels."]
 
@@ -419,6 +423,10 @@ def main(argv=None) -> int:
                              "training targets (xfer_keras.training.distillation)")
     parser.add_argument("--teacher-weight", type=float, default=0.5,
                         help="the teacher's share of each training target")
+    parser.add_argument("--teacher-views", choices=("own", "multi"), default="own",
+                        help="own: the teacher's inference (its mirror averaging); multi: the "
+                             "mean over shifted, zoomed and mirrored views (TTA distilled; "
+                             "distillation.MULTI_VIEW), e.g. with the resumed model as teacher")
     parser.add_argument("--augmentation", choices=("basic", "studio"), default="basic",
                         help="training augmentation (xfer_keras.data.image_folders.make_dataset): "
                              "studio adds gamma, harder contrast, side light and +-15 degree "
@@ -510,7 +518,8 @@ def distil_targets(args, x_tr, y_tr):
     import numpy as np
 
     from xfer_keras.models.classifier import EmotionClassifier
-    from xfer_keras.training.distillation import blend_targets, teacher_probabilities
+    from xfer_keras.training.distillation import (MULTI_VIEW, blend_targets,
+                                                  teacher_probabilities)
 
     from xfer_keras.emotions import EMOTIONS7
 
@@ -523,11 +532,13 @@ def distil_targets(args, x_tr, y_tr):
     if y_tr.ndim == 1:  # FER2013 label indices: one-hot, so the teacher's share can be added
         y_tr = np.eye(len(teacher.class_names), dtype=np.float32)[y_tr]
     started = time.time()
-    probs = teacher_probabilities(teacher, x_tr, heads)
+    views = MULTI_VIEW if args.teacher_views == "multi" else None
+    probs = teacher_probabilities(teacher, x_tr, heads, views=views)
     k = len(teacher.class_names)
     agree = float((probs[:, :k].argmax(1) == y_tr[:, :k].argmax(1)).mean())
     record = {"teacher": str(args.teacher), "teacher_architecture": teacher.config.architecture,
               "weight": float(args.teacher_weight), "heads": ["main", *heads],
+              "views": list(views) if views else "the teacher's own inference",
               "teacher_agreement_with_targets": agree,
               "how": "offline: the teacher's own probabilities (no prior correction) on the "
                      "unaugmented training arrays, blended into every target"}

@@ -63,3 +63,38 @@ def test_blend_is_the_convex_mix_and_refuses_bad_input():
         blend_targets(targets, teacher[:, :6], 0.5)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         blend_targets(targets, teacher, 1.5)
+
+
+def test_views_average_the_named_transforms(teacher):
+    """``views``: the mean of the teacher's own probabilities over exactly those views; the
+    shifts move the picture by 2 px at 48 px and fill the border from the edge."""
+    from xfer_keras.training.distillation import MULTI_VIEW, TEACHER_VIEWS
+
+    x = _faces(4)
+    plain = EmotionClassifier(teacher.model, dict(teacher.config.to_dict(),
+                                                  prior_correction=None, tta_flip=False))
+    inputs = plain.preprocess(x)
+    one = teacher_probabilities(teacher, x, views=("identity",))
+    np.testing.assert_allclose(one, plain.proba_of_inputs(inputs), atol=1e-5)
+    # the default is the teacher's own inference: image and mirror
+    np.testing.assert_allclose(teacher_probabilities(teacher, x),
+                               teacher_probabilities(teacher, x, views=("identity",
+                                                                        "identity+mirror")),
+                               atol=1e-6)
+    right = TEACHER_VIEWS["right"](inputs)
+    np.testing.assert_array_equal(right[:, :, 2:], inputs[:, :, :-2])
+    np.testing.assert_array_equal(right[:, :, :2], np.repeat(inputs[:, :, :1], 2, axis=2))
+    np.testing.assert_array_equal(TEACHER_VIEWS["up"](inputs)[:, :-2], inputs[:, 2:])
+    assert TEACHER_VIEWS["zoom"](inputs).shape == inputs.shape
+    expected = np.mean([plain.proba_of_inputs(np.ascontiguousarray(v)) for v in
+                        (inputs, right[:, :, ::-1])], axis=0)
+    np.testing.assert_allclose(teacher_probabilities(teacher, x, views=("identity",
+                                                                        "right+mirror")),
+                               expected, atol=1e-5)
+    assert len(MULTI_VIEW) == 12 and len(set(MULTI_VIEW)) == 12
+    multi = teacher_probabilities(teacher, x, heads=("fer2013",), views=MULTI_VIEW)
+    assert multi.shape == (4, 14)
+    np.testing.assert_allclose(multi.reshape(4, 2, 7).sum(-1), 1.0, atol=1e-5)
+    for bad in ("tilt", "left+blur"):
+        with pytest.raises(ValueError, match="unknown teacher view"):
+            teacher_probabilities(teacher, x, views=(bad,))

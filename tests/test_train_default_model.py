@@ -232,14 +232,15 @@ def test_resume_grows_a_deeper_net_and_keeps_the_stored_head(script, sharp_data,
 
 
 def test_teacher_targets_are_what_the_student_trains_on(script, sharp_data, tmp_path):
-    """``--teacher MODEL --teacher-weight 1``: every training target is the teacher's own
-    probabilities (both heads), so the class mix the script records is the mean of what
+    """``--teacher MODEL --teacher-weight 1 --teacher-views multi``: every training target is
+    the teacher's own probabilities (both heads, averaged over the 12 views), so the class mix
+    the script records is the mean of what
     :func:`~xfer_keras.training.distillation.teacher_probabilities` gives on the same arrays;
-    the config records the teacher and its weight."""
+    the config records the teacher, its weight and the views."""
     import numpy as np
 
     from xfer_keras.models.registry import create, model_config
-    from xfer_keras.training.distillation import teacher_probabilities
+    from xfer_keras.training.distillation import MULTI_VIEW, teacher_probabilities
     from xfer_keras.training.posed_faces import class_mix
 
     rng = np.random.default_rng(3)
@@ -254,20 +255,23 @@ def test_teacher_targets_are_what_the_student_trains_on(script, sharp_data, tmp_
     out = tmp_path / "student.keras"
     assert script.main(["--quick", "--labels", "ferplus", "--second-head", "fer2013",
                         "--teacher", str(teacher_file), "--teacher-weight", "1",
+                        "--teacher-views", "multi",
                         "--out", str(out), "--card", str(tmp_path / "CARD.md"),
                         "--cache", ""]) == 0
     student = EmotionClassifier.load(out)
     record = student.config.extra["distillation"]
     assert record["teacher"] == str(teacher_file) and record["weight"] == 1.0
     assert record["teacher_architecture"] == "resnet_small_bam"
-    assert record["heads"] == ["main", "fer2013"]
+    assert record["heads"] == ["main", "fer2013"] and record["views"] == list(MULTI_VIEW)
     assert 0.0 <= record["teacher_agreement_with_targets"] <= 1.0
-    assert "Distilled (`--teacher`): every training target is 0 x its label + 1 x" in (
-        tmp_path / "CARD.md").read_text()
+    card = (tmp_path / "CARD.md").read_text()
+    assert "Distilled (`--teacher`): every training target is 0 x its label + 1 x" in card
+    assert "the mean over 12 views: identity, identity+mirror, left" in card
 
     data = script.load_fer2013_arrays(48, 1, None, quick=True)
     x_tr, y_tr, _, _ = script.training_targets(data, "ferplus", "fer2013")
-    probs = teacher_probabilities(EmotionClassifier.load(teacher_file), x_tr, ("fer2013",))
+    probs = teacher_probabilities(EmotionClassifier.load(teacher_file), x_tr, ("fer2013",),
+                                  views=MULTI_VIEW)
     np.testing.assert_allclose(student.config.extra["training_class_mix"], class_mix(probs),
                                atol=1e-5)
     assert not np.allclose(class_mix(probs), class_mix(y_tr), atol=1e-3)  # not the labels' mix

@@ -1,0 +1,93 @@
+"""The dev-set rule that picks the default model and its inference settings.
+
+Every candidate is scored on the same posed dev sets (``scripts/choose_image_settings.py``): the
+CK+ full-resolution frames through the whole pipeline (10 subjects, 160 photos, balanced
+accuracy) and CK+48 crops of subjects no candidate trained on (48 subjects, model only, no
+neutral class). Two steps:
+
+1. **Settings, per model** (:func:`best_settings`): the framing and prior-correction power with
+   the best CK+ full-res balanced accuracy, ties broken by CK+48. CK+48 has no neutral faces, so
+   it would always reward a stronger correction; it only breaks exact ties here.
+2. **Model** (:func:`choose_model`, the incumbent first): CK+ full-res first, but a difference
+   no larger than one photo can make (:func:`one_photo_margin`, the weight of one photo of the
+   smallest class) is a tie. Ties go to CK+48, which has almost five times the subjects, but a
+   challenger tied with the incumbent replaces it only when its CK+48 gain holds when the
+   subjects are resampled (:func:`subject_bootstrap_gain`: the 95 % interval lies above 0). On
+   10 and 48 subjects a photo or a few crops either way are noise, and a rule that picks by
+   them swaps models for nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _full(row: dict) -> float:
+    return row["ckplus_fullres"]["balanced_accuracy"]
+
+
+def _ck48(row: dict) -> float:
+    return row["ckplus48"]["balanced_accuracy"]
+
+
+def one_photo_margin(labels) -> float:
+    """The most balanced accuracy one photo can change: ``1 / (K * n)`` for the smallest class
+    (``n`` photos; ``K`` classes present)."""
+    _, counts = np.unique(np.asarray(labels), return_counts=True)
+    if len(counts) == 0:
+        raise ValueError("no labels")
+    return float(1.0 / (len(counts) * counts.min()))
+
+
+def best_settings(rows: list[dict]) -> dict:
+    """One model's best row: CK+ full-res balanced accuracy, exact ties by CK+48."""
+    if not rows:
+        raise ValueError("no rows")
+    return max(rows, key=lambda r: (_full(r), _ck48(r)))
+
+
+def subject_bootstrap_gain(labels, pred_new, pred_old, subjects, n: int = 2000,
+                           seed: int = 0) -> tuple[float, float]:
+    """95 % interval of ``balanced_accuracy(pred_new) - balanced_accuracy(pred_old)`` when the
+    subjects (not the crops: a subject's crops are not independent) are drawn with
+    replacement ``n`` times."""
+    from xfer_keras.training.dev_sets import balanced_accuracy
+
+    labels, subjects = np.asarray(labels), np.asarray(subjects)
+    pred_new, pred_old = np.asarray(pred_new), np.asarray(pred_old)
+    if not len(labels) == len(pred_new) == len(pred_old) == len(subjects) > 0:
+        raise ValueError("labels, predictions and subjects must have the same non-zero length")
+    names = np.unique(subjects)
+    rows = [np.flatnonzero(subjects == name) for name in names]
+    rng = np.random.default_rng(seed)
+    gains = []
+    for _ in range(n):
+        pick = np.concatenate([rows[i] for i in rng.integers(0, len(names), len(names))])
+        gains.append(balanced_accuracy(labels[pick], pred_new[pick])
+                     - balanced_accuracy(labels[pick], pred_old[pick]))
+    low, high = np.percentile(gains, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def choose_model(candidates: list[dict], margin: float, ck48_labels=None,
+                 ck48_subjects=None) -> dict:
+    """The chosen row among each model's best row (``candidates``, the incumbent first): those
+    within ``margin`` of the best CK+ full-res balanced accuracy tie, and the best CK+48 balanced
+    accuracy among them wins (then CK+ full-res; then the earlier model). When the incumbent is
+    among the tied, a challenger must also beat it on CK+48 beyond subject noise
+    (:func:`subject_bootstrap_gain` on the rows' ``"ckplus48_pred"``, given ``ck48_labels`` and
+    ``ck48_subjects``); the returned row records the interval as ``"ckplus48_gain_interval"``."""
+    if not candidates:
+        raise ValueError("no candidates")
+    if margin < 0:
+        raise ValueError(f"margin must be >= 0, got {margin}")
+    top = max(_full(r) for r in candidates)
+    tied = [r for r in candidates if _full(r) >= top - margin - 1e-12]
+    best = max(tied, key=lambda r: (_ck48(r), _full(r)))
+    incumbent = candidates[0]
+    if best is incumbent or not any(r is incumbent for r in tied) or ck48_labels is None:
+        return best
+    low, high = subject_bootstrap_gain(ck48_labels, best["ckplus48_pred"],
+                                       incumbent["ckplus48_pred"], ck48_subjects)
+    chosen = best if low > 0 else incumbent
+    return dict(chosen, ckplus48_gain_interval=[low, high], challenger=best["model"])
