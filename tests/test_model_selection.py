@@ -2,6 +2,8 @@
 exact ties to CK+48; between models, a CK+ full-res difference one photo could make is a tie
 that CK+48 decides, and a tied challenger replaces the incumbent only beyond subject noise."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -110,3 +112,36 @@ def test_a_tied_challenger_needs_a_clear_ck48_gain():
     # beaten beyond the margin on CK+ full-res, the incumbent is out without a test
     chosen = choose_model([shipped, row("better", 0.99, slightly)], 1 / 84, labels, subjects)
     assert chosen["model"] == "better" and "ckplus48_gain_interval" not in chosen
+
+
+def test_the_chooser_reproduces_the_shipped_settings_on_real_frames(ckplus_dir,
+                                                                    shipped_classifier, tmp_path):
+    """Known answer, end to end on the real dev sets: with the class mix its prior correction
+    was chosen with, ``choose_image_settings.py`` picks the shipped model's own framing (box,
+    no margin) and power (0.75), and as the only model it is the incumbent that stays."""
+    import importlib.util
+    import json
+
+    from xfer_keras.models.classifier import EmotionClassifier
+
+    spec = importlib.util.spec_from_file_location(
+        "choose_image_settings", Path(__file__).resolve().parents[1] / "scripts" /
+        "choose_image_settings.py")
+    chooser = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(chooser)
+    clf = shipped_classifier
+    mix = clf.config.prior_correction["prior"]
+    copy = tmp_path / "shipped.keras"
+    EmotionClassifier(clf.model, dict(clf.config.to_dict(),
+                                      extra=dict(clf.config.extra,
+                                                 training_class_mix=mix))).save(copy)
+    out = tmp_path / "choice.json"
+    assert chooser.main([str(copy), "--json", str(out), "--cache", ""]) == 0
+    choice = json.loads(out.read_text())
+    assert choice["tie_margin"] == pytest.approx(1 / 84)  # the real label counts
+    best = choice["best"]
+    assert best["model"] == str(copy) and "ckplus48_gain_interval" not in best
+    assert (best["framing"], best["power"]) == ("box, margin 0.0", clf.config.prior_correction[
+        "power"]) == ("box, margin 0.0", 0.75)
+    assert best["ckplus_fullres"]["balanced_accuracy"] > 0.94
+    assert len(best["ckplus48_pred"]) == best["ckplus48"]["n"]
