@@ -228,8 +228,10 @@ def _distillation_lines(record: dict | None) -> list[str]:
     return [f"- Distilled (`--teacher`): every training target is {1 - record['weight']:.2g} x "
             f"its label + {record['weight']:.2g} x the own probabilities of "
             f"`{Path(record['teacher']).name}` (`{record['teacher_architecture']}`, heads: "
-            f"{', '.join(record['heads'])}{seen}), computed once on the unaugmented training "
-            "arrays; "
+            f"{', '.join(record['heads'])}{seen}"
+            + (f", sha256 {record['teacher_sha256'][:12]}" if record.get("teacher_sha256")
+               else "")
+            + "), computed once on the unaugmented training arrays; "
             f"its answers agree with {record['teacher_agreement_with_targets']:.1%} of the "
             "labels."]
 
@@ -423,6 +425,10 @@ def main(argv=None) -> int:
                              "training targets (xfer_keras.training.distillation)")
     parser.add_argument("--teacher-weight", type=float, default=0.5,
                         help="the teacher's share of each training target")
+    parser.add_argument("--teacher-answers", default=None, metavar="FILE",
+                        help="with --teacher: keep the teacher's answers in this .npz file; a "
+                             "later run on the same training arrays, heads and views reads "
+                             "them instead of running the teacher (even once it is gone)")
     parser.add_argument("--teacher-views", choices=("own", "multi"), default="own",
                         help="own: the teacher's inference (its mirror averaging); multi: the "
                              "mean over shifted, zoomed and mirrored views (TTA distilled; "
@@ -436,6 +442,8 @@ def main(argv=None) -> int:
     parser.add_argument("--notes", default=None,
                         help="markdown file put into the card verbatim (history, peer table)")
     args = parser.parse_args(argv)
+    if args.teacher_answers and not args.teacher:
+        parser.error("--teacher-answers keeps the answers of a --teacher; name the teacher")
 
     from xfer_keras.models.classifier import EmotionClassifier
     from xfer_keras.training.image import TrainRecipe
@@ -514,37 +522,56 @@ def mix_in_posed(args, x_tr, y_tr, earlier: dict | None = None):
 
 def distil_targets(args, x_tr, y_tr):
     """The training targets blended with ``--teacher``'s own probabilities (one block per head
-    trained), and the record for the config."""
+    trained), and the record for the config. With ``--teacher-answers FILE`` the teacher's
+    answers are read from that file when it was computed from these very training arrays,
+    heads and views (and this teacher file, if it still exists), else computed and written."""
     import numpy as np
 
+    from xfer_keras.assets import sha256_of
+    from xfer_keras.emotions import EMOTIONS7
     from xfer_keras.models.classifier import EmotionClassifier
     from xfer_keras.training.distillation import (MULTI_VIEW, blend_targets,
-                                                  teacher_probabilities)
+                                                  load_teacher_answers, save_teacher_answers,
+                                                  teacher_answers_key, teacher_probabilities)
 
-    from xfer_keras.emotions import EMOTIONS7
-
-    teacher = EmotionClassifier.load(args.teacher)
-    if tuple(teacher.class_names) != EMOTIONS7:  # its columns must be the targets' columns
-        raise ValueError(f"the teacher's classes {list(teacher.class_names)} are not "
-                         f"{list(EMOTIONS7)} in that order")
     heads = (args.second_head,) if args.second_head else ()
+    views = MULTI_VIEW if args.teacher_views == "multi" else None
+    started = time.time()
+    teacher_file = Path(args.teacher)
+    key = teacher_answers_key(x_tr, heads, views,
+                              sha256_of(teacher_file) if teacher_file.is_file() else None)
+    stored = load_teacher_answers(args.teacher_answers, key) if args.teacher_answers else None
+    if stored is not None:
+        probs, about = stored
+        source = f"read from {args.teacher_answers}"
+    else:
+        teacher = EmotionClassifier.load(args.teacher)
+        about = {"architecture": teacher.config.architecture,
+                 "class_names": list(teacher.class_names), "sha256": key["teacher_sha256"]}
+        if tuple(about["class_names"]) == EMOTIONS7:
+            probs = teacher_probabilities(teacher, x_tr, heads, views=views)
+            if args.teacher_answers:
+                save_teacher_answers(args.teacher_answers, probs, key, about)
+        source = "computed" + (f", written to {args.teacher_answers}" if args.teacher_answers
+                               else "")
+    if tuple(about.get("class_names", ())) != EMOTIONS7:  # its columns must be the targets'
+        raise ValueError(f"the teacher's classes {about.get('class_names')} are not "
+                         f"{list(EMOTIONS7)} in that order")
     y_tr = np.asarray(y_tr)
     if y_tr.ndim == 1:  # FER2013 label indices: one-hot, so the teacher's share can be added
-        y_tr = np.eye(len(teacher.class_names), dtype=np.float32)[y_tr]
-    started = time.time()
-    views = MULTI_VIEW if args.teacher_views == "multi" else None
-    probs = teacher_probabilities(teacher, x_tr, heads, views=views)
-    k = len(teacher.class_names)
+        y_tr = np.eye(len(EMOTIONS7), dtype=np.float32)[y_tr]
+    k = len(EMOTIONS7)
     agree = float((probs[:, :k].argmax(1) == y_tr[:, :k].argmax(1)).mean())
-    record = {"teacher": str(args.teacher), "teacher_architecture": teacher.config.architecture,
+    record = {"teacher": str(args.teacher), "teacher_architecture": about.get("architecture"),
+              "teacher_sha256": about.get("sha256"),
               "weight": float(args.teacher_weight), "heads": ["main", *heads],
               "views": list(views) if views else "the teacher's own inference",
-              "teacher_agreement_with_targets": agree,
+              "teacher_agreement_with_targets": agree, "answers": source,
               "how": "offline: the teacher's own probabilities (no prior correction) on the "
                      "unaugmented training arrays, blended into every target"}
-    print(f"distilling from {args.teacher} ({teacher.config.architecture}), weight "
-          f"{args.teacher_weight:g}: its answers agree with {agree:.1%} of the training targets "
-          f"({time.time() - started:.0f} s)", flush=True)
+    print(f"distilling from {args.teacher} ({record['teacher_architecture']}), weight "
+          f"{args.teacher_weight:g}: its answers ({source}) agree with {agree:.1%} of the "
+          f"training targets ({time.time() - started:.0f} s)", flush=True)
     return blend_targets(y_tr, probs, args.teacher_weight), record
 
 

@@ -7,7 +7,9 @@ import pytest
 
 from xfer_keras.models.classifier import EmotionClassifier
 from xfer_keras.models.registry import create, model_config
-from xfer_keras.training.distillation import blend_targets, teacher_probabilities
+from xfer_keras.training.distillation import (blend_targets, load_teacher_answers,
+                                              save_teacher_answers, teacher_answers_key,
+                                              teacher_probabilities)
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +100,31 @@ def test_views_average_the_named_transforms(teacher):
     for bad in ("tilt", "left+blur"):
         with pytest.raises(ValueError, match="unknown teacher view"):
             teacher_probabilities(teacher, x, views=(bad,))
+
+
+def test_stored_answers_serve_only_the_arrays_heads_views_and_teacher_they_came_from(tmp_path):
+    """A stored set of teacher answers is read back (float16, rows renormalised) only for the
+    same images, heads and views, and for the same teacher file while that file exists."""
+    rng = np.random.default_rng(4)
+    x = _faces(6)
+    probs = rng.dirichlet(np.ones(7), (6, 2)).reshape(6, 14).astype(np.float32)
+    key = teacher_answers_key(x, ("fer2013",), None, teacher_sha256="ab" * 32)
+    path = tmp_path / "answers.npz"
+    save_teacher_answers(path, probs, key, {"architecture": "resnet_bam_wide2"})
+    assert [p.name for p in tmp_path.iterdir()] == ["answers.npz"]  # no temporary left over
+    got, about = load_teacher_answers(path, key)
+    np.testing.assert_allclose(got, probs, atol=1e-3)
+    np.testing.assert_allclose(got.reshape(6, 2, 7).sum(-1), 1.0, atol=1e-6)
+    assert about == {"architecture": "resnet_bam_wide2", "sha256": "ab" * 32}
+    # the teacher file is gone: the images, heads and views still decide
+    assert load_teacher_answers(path, dict(key, teacher_sha256=None)) is not None
+    other = x.copy()
+    other[0, 0, 0, 0] ^= 1  # one pixel of one image
+    for changed in (teacher_answers_key(other, ("fer2013",), None, "ab" * 32),
+                    teacher_answers_key(x, (), None, "ab" * 32),
+                    teacher_answers_key(x, ("fer2013",), ("identity",), "ab" * 32),
+                    teacher_answers_key(x, ("fer2013",), None, "cd" * 32)):
+        assert load_teacher_answers(path, changed) is None
+    assert load_teacher_answers(tmp_path / "missing.npz", key) is None
+    (tmp_path / "broken.npz").write_bytes(b"not a zip")  # unreadable: computed again
+    assert load_teacher_answers(tmp_path / "broken.npz", key) is None

@@ -251,13 +251,15 @@ def test_teacher_targets_are_what_the_student_trains_on(script, sharp_data, tmp_
         "bias": rng.normal(0, 0.5, 7).tolist(), "labels": "fer2013"}}}
     teacher_file = tmp_path / "teacher.keras"
     EmotionClassifier(model, config).save(teacher_file)
+    answers = tmp_path / "teacher_answers.npz"
 
     out = tmp_path / "student.keras"
     assert script.main(["--quick", "--labels", "ferplus", "--second-head", "fer2013",
                         "--teacher", str(teacher_file), "--teacher-weight", "1",
-                        "--teacher-views", "multi",
+                        "--teacher-views", "multi", "--teacher-answers", str(answers),
                         "--out", str(out), "--card", str(tmp_path / "CARD.md"),
                         "--cache", ""]) == 0
+    assert answers.is_file()
     student = EmotionClassifier.load(out)
     record = student.config.extra["distillation"]
     assert record["teacher"] == str(teacher_file) and record["weight"] == 1.0
@@ -275,6 +277,20 @@ def test_teacher_targets_are_what_the_student_trains_on(script, sharp_data, tmp_
     np.testing.assert_allclose(student.config.extra["training_class_mix"], class_mix(probs),
                                atol=1e-5)
     assert not np.allclose(class_mix(probs), class_mix(y_tr), atol=1e-3)  # not the labels' mix
+
+    # the stored answers stand in for the teacher once it is gone: the same targets, recorded
+    record_before = record
+    teacher_file.rename(tmp_path / "elsewhere.keras")
+    assert script.main(["--quick", "--labels", "ferplus", "--second-head", "fer2013",
+                        "--teacher", str(teacher_file), "--teacher-weight", "1",
+                        "--teacher-views", "multi", "--teacher-answers", str(answers),
+                        "--out", str(out), "--card", str(tmp_path / "CARD.md"),
+                        "--cache", ""]) == 0
+    again = EmotionClassifier.load(out).config.extra
+    assert again["distillation"]["answers"] == f"read from {answers}"
+    assert again["distillation"]["teacher_sha256"] == record_before["teacher_sha256"]
+    np.testing.assert_allclose(again["training_class_mix"], class_mix(probs), atol=1e-4)
+    (tmp_path / "elsewhere.keras").rename(teacher_file)
 
     # a teacher whose columns are other classes (or in another order) is refused
     config["class_names"] = list(reversed(student.class_names))

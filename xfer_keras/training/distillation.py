@@ -133,3 +133,62 @@ def blend_targets(targets, teacher_probs, weight: float) -> np.ndarray:
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"the teacher's weight must be in [0, 1], got {weight}")
     return ((1.0 - weight) * targets + weight * teacher_probs).astype(np.float32)
+
+
+def teacher_answers_key(x, heads=(), views=None, teacher_sha256: str | None = None) -> dict:
+    """What a stored set of teacher answers was computed from: the training images (sha256 of
+    their bytes and shape), the heads, the views and the teacher file. A stored set answers a
+    later run only when these match, so a changed split or posed mix is never served stale."""
+    import hashlib
+
+    x = np.ascontiguousarray(x)
+    return {"images_sha256": hashlib.sha256(x.tobytes()).hexdigest(),
+            "images_shape": list(x.shape), "heads": ["main", *heads],
+            "views": list(views) if views else "own", "teacher_sha256": teacher_sha256}
+
+
+def save_teacher_answers(path, probs, key: dict, teacher_record: dict | None = None):
+    """Write ``probs`` with its ``key`` (and what to say about the teacher) atomically to the
+    ``.npz`` file ``path``: a distillation run can then start without the teacher pass, or
+    after the teacher file itself is gone (float16: 1.4 MB for 27k images and two heads)."""
+    import json
+
+    from xfer_keras.atomic import atomic_path
+
+    probs = np.asarray(probs, np.float32)
+    meta = json.dumps({"key": key, "teacher": teacher_record or {}})
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez_compressed(tmp, probs=probs.astype(np.float16), meta=np.array(meta))
+    return path
+
+
+def load_teacher_answers(path, key: dict):
+    """``(probs float32, teacher record)`` stored at ``path`` for ``key``, or None when the file
+    is missing or unreadable, or was computed from other images, heads or views. The teacher's sha256 must
+    match too when both sides know it (``key["teacher_sha256"]`` None: the teacher is gone).
+    Rows are renormalised per head after the float16 round trip."""
+    import json
+    import zipfile
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            probs = data["probs"].astype(np.float32)
+            meta = json.loads(str(data["meta"]))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):  # unreadable: compute again
+        return None
+    stored = meta.get("key", {})
+    fields = ("images_sha256", "images_shape", "heads", "views")
+    if any(stored.get(f) != key.get(f) for f in fields):
+        return None
+    if key.get("teacher_sha256") and stored.get("teacher_sha256") != key["teacher_sha256"]:
+        return None
+    blocks = len(stored["heads"])
+    k = probs.shape[1] // blocks
+    probs = probs.reshape(len(probs), blocks, k)
+    probs /= probs.sum(axis=2, keepdims=True)
+    return probs.reshape(len(probs), blocks * k), dict(meta.get("teacher") or {},
+                                                       sha256=stored.get("teacher_sha256"))
