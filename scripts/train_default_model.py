@@ -429,6 +429,9 @@ def main(argv=None) -> int:
                         help="with --teacher: keep the teacher's answers in this .npz file; a "
                              "later run on the same training arrays, heads and views reads "
                              "them instead of running the teacher (even once it is gone)")
+    parser.add_argument("--answers-only", action="store_true",
+                        help="with --teacher-answers: write the teacher's answers and stop "
+                             "(distil later, even where the teacher file is not)")
     parser.add_argument("--teacher-views", choices=("own", "multi"), default="own",
                         help="own: the teacher's inference (its mirror averaging); multi: the "
                              "mean over shifted, zoomed and mirrored views (TTA distilled; "
@@ -444,6 +447,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.teacher_answers and not args.teacher:
         parser.error("--teacher-answers keeps the answers of a --teacher; name the teacher")
+    if args.answers_only and not args.teacher_answers:
+        parser.error("--answers-only writes the --teacher-answers FILE; name it")
 
     from xfer_keras.models.classifier import EmotionClassifier
     from xfer_keras.training.image import TrainRecipe
@@ -468,6 +473,10 @@ def main(argv=None) -> int:
     distilled = None
     if args.teacher and not args.evaluate_only:
         y_tr, distilled = distil_targets(args, x_tr, y_tr)
+        if args.answers_only:
+            print(f"the teacher's answers are in {args.teacher_answers}; stopping "
+                  "(--answers-only)", flush=True)
+            return 0
     print(f"data: train {x_tr.shape} val {x_va.shape} test {data.x_test.shape}, "
           f"{args.labels} targets ({time.time() - start:.0f} s)", flush=True)
 
