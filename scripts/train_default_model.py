@@ -16,8 +16,9 @@ Two inference settings are chosen without test labels: ``input_blur`` (``--input
 the Gaussian sigma by which the blurred train copy differs from sharp faces, measured on pixels
 with ``xfer_keras.data.blur``) and ``tta_flip`` (mirror averaging, kept if it helps on the
 validation split). ``--evaluate-only MODEL`` redoes just these choices, the test figures and the
-card for an already trained model. ``--teacher MODEL`` distils: the teacher's own probabilities
-are blended into every training target (:mod:`xfer_keras.training.distillation`).
+card for an already trained model. ``--teacher MODEL [MODEL ...]`` distils: the teacher's own
+probabilities (several teachers: their mean) are blended into every training target
+(:mod:`xfer_keras.training.distillation`), and ``--teacher-answers`` keeps them per teacher.
 """
 
 from __future__ import annotations
@@ -219,21 +220,25 @@ def _posed_lines(record: dict | None) -> list[str]:
 
 
 def _distillation_lines(record: dict | None) -> list[str]:
-    """The card's line on the teacher blended into the targets (``--teacher``), if any."""
+    """The card's line on the teacher(s) blended into the targets (``--teacher``), if any."""
     if not record:
         return []
     views = record.get("views")
     seen = (f", the mean over {len(views)} views: {', '.join(views)}"
             if isinstance(views, list) else "")
+    teachers = record.get("teachers") or [{"teacher": record["teacher"],
+                                           "architecture": record["teacher_architecture"],
+                                           "sha256": record.get("teacher_sha256")}]
+    named = " and ".join(
+        f"`{Path(t['teacher']).name}` (`{t['architecture']}`"
+        + (f", sha256 {t['sha256'][:12]}" if t.get("sha256") else "") + ")" for t in teachers)
+    whose = ("the own probabilities of " if len(teachers) == 1
+             else f"the mean of the {len(teachers)} teachers' own probabilities, ")
     return [f"- Distilled (`--teacher`): every training target is {1 - record['weight']:.2g} x "
-            f"its label + {record['weight']:.2g} x the own probabilities of "
-            f"`{Path(record['teacher']).name}` (`{record['teacher_architecture']}`, heads: "
-            f"{', '.join(record['heads'])}{seen}"
-            + (f", sha256 {record['teacher_sha256'][:12]}" if record.get("teacher_sha256")
-               else "")
-            + "), computed once on the unaugmented training arrays; "
-            f"its answers agree with {record['teacher_agreement_with_targets']:.1%} of the "
-            "labels."]
+            f"its label + {record['weight']:.2g} x {whose}{named} (heads: "
+            f"{', '.join(record['heads'])}{seen}), computed once on the unaugmented training "
+            f"arrays; the answers agree with {record['teacher_agreement_with_targets']:.1%} of "
+            "the labels."]
 
 
 def write_model_card(path: Path, model_file: Path, clf, evaluations: dict, info: dict,
@@ -420,15 +425,17 @@ def main(argv=None) -> int:
                         help="with --posed: share of the training arrays (by repetition)")
     parser.add_argument("--posed-subjects", type=float, default=0.6,
                         help="with --posed: share of CK+48's other subjects to train on")
-    parser.add_argument("--teacher", default=None, metavar="MODEL",
+    parser.add_argument("--teacher", nargs="+", default=None, metavar="MODEL",
                         help="distil: blend this trained model's probabilities into the "
-                             "training targets (xfer_keras.training.distillation)")
+                             "training targets (xfer_keras.training.distillation); several "
+                             "models: the mean of their probabilities (an ensemble teacher)")
     parser.add_argument("--teacher-weight", type=float, default=0.5,
                         help="the teacher's share of each training target")
-    parser.add_argument("--teacher-answers", default=None, metavar="FILE",
-                        help="with --teacher: keep the teacher's answers in this .npz file; a "
-                             "later run on the same training arrays, heads and views reads "
-                             "them instead of running the teacher (even once it is gone)")
+    parser.add_argument("--teacher-answers", nargs="+", default=None, metavar="FILE",
+                        help="with --teacher: keep the teacher's answers in this .npz file (one "
+                             "file per teacher, in their order); a later run on the same "
+                             "training arrays, heads and views reads them instead of running "
+                             "the teacher (even once it is gone)")
     parser.add_argument("--answers-only", action="store_true",
                         help="with --teacher-answers: write the teacher's answers and stop "
                              "(distil later, even where the teacher file is not)")
@@ -449,6 +456,9 @@ def main(argv=None) -> int:
         parser.error("--teacher-answers keeps the answers of a --teacher; name the teacher")
     if args.answers_only and not args.teacher_answers:
         parser.error("--answers-only writes the --teacher-answers FILE; name it")
+    if args.teacher_answers and len(args.teacher_answers) != len(args.teacher):
+        parser.error(f"--teacher-answers names {len(args.teacher_answers)} files for "
+                     f"{len(args.teacher)} teachers; give one per teacher")
 
     from xfer_keras.models.classifier import EmotionClassifier
     from xfer_keras.training.image import TrainRecipe
@@ -474,8 +484,8 @@ def main(argv=None) -> int:
     if args.teacher and not args.evaluate_only:
         y_tr, distilled = distil_targets(args, x_tr, y_tr)
         if args.answers_only:
-            print(f"the teacher's answers are in {args.teacher_answers}; stopping "
-                  "(--answers-only)", flush=True)
+            print(f"the teacher's answers are in {', '.join(args.teacher_answers)}; "
+                  "stopping (--answers-only)", flush=True)
             return 0
     print(f"data: train {x_tr.shape} val {x_va.shape} test {data.x_test.shape}, "
           f"{args.labels} targets ({time.time() - start:.0f} s)", flush=True)
@@ -530,58 +540,90 @@ def mix_in_posed(args, x_tr, y_tr, earlier: dict | None = None):
 
 
 def distil_targets(args, x_tr, y_tr):
-    """The training targets blended with ``--teacher``'s own probabilities (one block per head
-    trained), and the record for the config. With ``--teacher-answers FILE`` the teacher's
-    answers are read from that file when it was computed from these very training arrays,
-    heads and views (and this teacher file, if it still exists), else computed and written."""
+    """The training targets blended with the own probabilities of ``--teacher`` (the mean over
+    the teachers when several are named: an ensemble's answers), one block per head trained, and
+    the record for the config. With ``--teacher-answers FILE ...`` (one file per teacher) each
+    teacher's answers are read from its file when they were computed from these very training
+    arrays, heads and views (and this teacher file, if it still exists), else computed and
+    written there."""
     import numpy as np
 
-    from xfer_keras.assets import sha256_of
     from xfer_keras.emotions import EMOTIONS7
-    from xfer_keras.models.classifier import EmotionClassifier
-    from xfer_keras.training.distillation import (MULTI_VIEW, blend_targets,
-                                                  load_teacher_answers, save_teacher_answers,
-                                                  teacher_answers_key, teacher_probabilities)
+    from xfer_keras.training.distillation import MULTI_VIEW, blend_targets
 
     heads = (args.second_head,) if args.second_head else ()
     views = MULTI_VIEW if args.teacher_views == "multi" else None
     started = time.time()
-    teacher_file = Path(args.teacher)
-    key = teacher_answers_key(x_tr, heads, views,
-                              sha256_of(teacher_file) if teacher_file.is_file() else None)
-    stored = load_teacher_answers(args.teacher_answers, key) if args.teacher_answers else None
-    if stored is not None:
-        probs, about = stored
-        source = f"read from {args.teacher_answers}"
-    else:
-        teacher = EmotionClassifier.load(args.teacher)
-        about = {"architecture": teacher.config.architecture,
-                 "class_names": list(teacher.class_names), "sha256": key["teacher_sha256"]}
-        if tuple(about["class_names"]) == EMOTIONS7:
-            probs = teacher_probabilities(teacher, x_tr, heads, views=views)
-            if args.teacher_answers:
-                save_teacher_answers(args.teacher_answers, probs, key, about)
-        source = "computed" + (f", written to {args.teacher_answers}" if args.teacher_answers
-                               else "")
-    if tuple(about.get("class_names", ())) != EMOTIONS7:  # its columns must be the targets'
-        raise ValueError(f"the teacher's classes {about.get('class_names')} are not "
-                         f"{list(EMOTIONS7)} in that order")
+    answers = args.teacher_answers or [None] * len(args.teacher)
     y_tr = np.asarray(y_tr)
     if y_tr.ndim == 1:  # FER2013 label indices: one-hot, so the teacher's share can be added
         y_tr = np.eye(len(EMOTIONS7), dtype=np.float32)[y_tr]
     k = len(EMOTIONS7)
+    teachers, all_probs = [], []
+    for teacher_path, answers_path in zip(args.teacher, answers):
+        probs, about, source = _one_teacher_answers(teacher_path, answers_path, x_tr, heads,
+                                                    views)
+        agree = float((probs[:, :k].argmax(1) == y_tr[:, :k].argmax(1)).mean())
+        teachers.append({"teacher": str(teacher_path), "architecture": about.get("architecture"),
+                         "sha256": about.get("sha256"), "answers": source,
+                         "agreement_with_targets": agree})
+        all_probs.append(probs)
+        print(f"teacher {teacher_path} ({about.get('architecture')}): its answers ({source}) "
+              f"agree with {agree:.1%} of the training targets", flush=True)
+    probs = np.mean(all_probs, axis=0)
     agree = float((probs[:, :k].argmax(1) == y_tr[:, :k].argmax(1)).mean())
-    record = {"teacher": str(args.teacher), "teacher_architecture": about.get("architecture"),
-              "teacher_sha256": about.get("sha256"),
+    one = teachers[0] if len(teachers) == 1 else None
+    record = {"teacher": " + ".join(t["teacher"] for t in teachers),
+              "teacher_architecture": " + ".join(dict.fromkeys(str(t["architecture"])
+                                                               for t in teachers)),
+              "teacher_sha256": one["sha256"] if one else None,
               "weight": float(args.teacher_weight), "heads": ["main", *heads],
               "views": list(views) if views else "the teacher's own inference",
-              "teacher_agreement_with_targets": agree, "answers": source,
+              "teacher_agreement_with_targets": agree,
+              "answers": one["answers"] if one else "per teacher (teachers)",
               "how": "offline: the teacher's own probabilities (no prior correction) on the "
-                     "unaugmented training arrays, blended into every target"}
-    print(f"distilling from {args.teacher} ({record['teacher_architecture']}), weight "
-          f"{args.teacher_weight:g}: its answers ({source}) agree with {agree:.1%} of the "
-          f"training targets ({time.time() - started:.0f} s)", flush=True)
+                     "unaugmented training arrays, blended into every target"
+                     + ("" if one else "; several teachers: the mean of their probabilities")}
+    if not one:
+        record["teachers"] = teachers
+    print(f"distilling from {record['teacher']} ({record['teacher_architecture']}), weight "
+          f"{args.teacher_weight:g}: " + (f"its answers ({one['answers']})" if one else
+                                          f"the mean of {len(teachers)} teachers' answers")
+          + f" agree with {agree:.1%} of the training targets ({time.time() - started:.0f} s)",
+          flush=True)
     return blend_targets(y_tr, probs, args.teacher_weight), record
+
+
+def _one_teacher_answers(teacher_path, answers_path, x_tr, heads, views):
+    """``(probs, about, source)``: one teacher's own probabilities on the training arrays, read
+    from ``answers_path`` when stored for exactly these arrays, heads, views (and teacher file,
+    while it exists), else computed (and written there)."""
+    from xfer_keras.assets import sha256_of
+    from xfer_keras.emotions import EMOTIONS7
+    from xfer_keras.models.classifier import EmotionClassifier
+    from xfer_keras.training.distillation import (load_teacher_answers, save_teacher_answers,
+                                                  teacher_answers_key, teacher_probabilities)
+
+    teacher_file = Path(teacher_path)
+    key = teacher_answers_key(x_tr, heads, views,
+                              sha256_of(teacher_file) if teacher_file.is_file() else None)
+    stored = load_teacher_answers(answers_path, key) if answers_path else None
+    if stored is not None:
+        probs, about = stored
+        source = f"read from {answers_path}"
+    else:
+        teacher = EmotionClassifier.load(teacher_path)
+        about = {"architecture": teacher.config.architecture,
+                 "class_names": list(teacher.class_names), "sha256": key["teacher_sha256"]}
+        if tuple(about["class_names"]) == EMOTIONS7:
+            probs = teacher_probabilities(teacher, x_tr, heads, views=views)
+            if answers_path:
+                save_teacher_answers(answers_path, probs, key, about)
+        source = "computed" + (f", written to {answers_path}" if answers_path else "")
+    if tuple(about.get("class_names", ())) != EMOTIONS7:  # its columns must be the targets'
+        raise ValueError(f"the teacher's classes {about.get('class_names')} of {teacher_path} "
+                         f"are not {list(EMOTIONS7)} in that order")
+    return probs, about, source
 
 
 def train(args, x_tr, y_tr, x_va, y_va, info, deadline):

@@ -297,3 +297,56 @@ def test_teacher_targets_are_what_the_student_trains_on(script, sharp_data, tmp_
     with pytest.raises(ValueError, match="teacher's classes"):
         script.main(["--quick", "--teacher", str(teacher_file), "--out", str(out),
                      "--card", str(tmp_path / "CARD.md"), "--cache", ""])
+
+
+def test_an_ensemble_teacher_answers_with_the_mean_of_its_teachers(script, sharp_data, tmp_path):
+    """``--teacher A B --teacher-answers FA FB``: the targets blend in the mean of the two
+    teachers' own probabilities; each teacher's answers go to its own file and serve a later run
+    after both teacher files are gone; the record and the card name both; a file count that does
+    not match the teachers is refused."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from xfer_keras.assets import sha256_of
+    from xfer_keras.models.registry import create, model_config
+    from xfer_keras.training.distillation import teacher_probabilities
+
+    files, probs = [], []
+    data = script.load_fer2013_arrays(48, 1, None, quick=True)
+    x_tr, y_tr, _, _ = script.training_targets(data, "ferplus", "fer2013")
+    for seed in (1, 2):
+        rng = np.random.default_rng(seed)
+        model = create("resnet_small_bam", input_size=48, channels=1)
+        config = model_config("resnet_small_bam", input_size=48, channels=1, model=model)
+        config["extra"] = {"heads": {"fer2013": {
+            "kernel": rng.normal(0, 0.05, (model.get_layer("logits").input.shape[-1], 7)).tolist(),
+            "bias": rng.normal(0, 0.5, 7).tolist(), "labels": "fer2013"}}}
+        files.append(tmp_path / f"teacher{seed}.keras")
+        EmotionClassifier(model, config).save(files[-1])
+        probs.append(teacher_probabilities(EmotionClassifier.load(files[-1]), x_tr, ("fer2013",)))
+    assert not np.allclose(probs[0], probs[1], atol=1e-2)  # two different teachers
+    answers = [tmp_path / "a1.npz", tmp_path / "a2.npz"]
+    args = SimpleNamespace(teacher=[str(f) for f in files],
+                           teacher_answers=[str(a) for a in answers], teacher_weight=1.0,
+                           second_head="fer2013", teacher_views="own")
+
+    targets, record = script.distil_targets(args, x_tr, y_tr)
+    np.testing.assert_allclose(targets, (probs[0] + probs[1]) / 2, atol=1e-5)
+    assert [t["sha256"] for t in record["teachers"]] == [sha256_of(f) for f in files]
+    assert [t["answers"] for t in record["teachers"]] == [f"computed, written to {a}"
+                                                          for a in answers]
+    assert record["teacher_sha256"] is None and record["teacher_architecture"] == "resnet_small_bam"
+    card = "\n".join(script._distillation_lines(record))
+    assert "the mean of the 2 teachers' own probabilities, `teacher1.keras`" in card
+    assert "and `teacher2.keras`" in card
+
+    for f in files:  # both teachers gone: their stored answers still serve
+        f.rename(f.with_suffix(".gone"))
+    again, record = script.distil_targets(args, x_tr, y_tr)
+    np.testing.assert_allclose(again, targets, atol=2e-3)  # float16 storage
+    assert [t["answers"] for t in record["teachers"]] == [f"read from {a}" for a in answers]
+
+    with pytest.raises(SystemExit):  # two teachers, one answers file
+        script.main(["--quick", "--teacher", *args.teacher, "--teacher-answers", str(answers[0]),
+                     "--answers-only"])
