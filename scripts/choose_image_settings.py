@@ -14,7 +14,11 @@ never read here. Prints one table. Each model's settings are its row with the be
 accuracy (mean recall) on the CK+ full-resolution frames, ties broken by CK+48; between models
 (the first is the incumbent), CK+ full-res differences no larger than one photo can make are
 ties, CK+48 decides them, and a challenger tied with the incumbent must beat it on CK+48 beyond
-subject resampling noise (:mod:`xfer_keras.training.model_selection`).
+subject resampling noise (:mod:`xfer_keras.training.model_selection`). A challenger tied on
+both posed sets is then weighed on evidence they do not hold (:class:`TieEvidence`: the
+validation split of the training script, beyond image resampling noise on every head; the
+capture changes of the CK+ dev photos; Grad-CAM localisation); of several, the first in the
+order given that passes replaces the incumbent.
 
 ``--apply OUT`` (one model): writes the chosen framing and prior correction into the model's
 config, then scores Grad-CAM at each candidate layer on the CK+ peak crops cut with that framing
@@ -99,9 +103,11 @@ def main(argv=None) -> int:
     from xfer_keras.models.classifier import EmotionClassifier, class_weights_of
     from xfer_keras.training.dev_sets import (FaceSet, ckplus48_frame, ckplus_fullres_dev_frames,
                                               score_predictions, trained_subjects)
-    from xfer_keras.training.model_selection import best_settings, choose_model, one_photo_margin
+    from xfer_keras.training.model_selection import (best_settings, break_posed_tie, choose_model,
+                                                     one_photo_margin, posed_tie_challengers)
 
-    full = FaceSet.detect(ckplus_fullres_dev_frames())
+    frame = ckplus_fullres_dev_frames()
+    full = FaceSet.detect(frame)
     onset = full.labels == EMOTIONS7.index("neutral")
     # every model is scored on the same CK+48 crops: none of a subject any of them trained on
     seen = sorted({s for path in args.models
@@ -152,16 +158,92 @@ def main(argv=None) -> int:
         low, high = best["ckplus48_gain_interval"]
         print(f"{best['challenger']} ties with {args.models[0]} on CK+ full-res; its CK+48 gain, "
               f"95 % interval over resampled subjects: [{low:+.4f}, {high:+.4f}]")
+    ties = (posed_tie_challengers(per_model, margin, ck48_labels, ck48["subject"].to_numpy())
+            if best["model"] == args.models[0] else [])
+    posed_ties = []
+    if ties:  # step 3: the posed sets cannot tell them apart; other dev evidence decides
+        evidence = TieEvidence(args.cache, frame, full)
+        mine = evidence.of(per_model[0])
+        for row, interval in ties:
+            decision = break_posed_tie(mine, evidence.of(row))
+            posed_ties.append({"model": row["model"], "ckplus48_gain_interval": interval,
+                               **decision})
+            print(f"{row['model']} ties with {args.models[0]} on both posed sets (CK+48 gain "
+                  f"[{interval[0]:+.4f}, {interval[1]:+.4f}]); validation gain per head "
+                  + ", ".join(f"{h} [{lo:+.4f}, {hi:+.4f}]"
+                              for h, (lo, hi) in decision["validation_gain_intervals"].items())
+                  + ", capture changes balanced {:.4f} vs {:.4f}: ".format(
+                      *decision["capture_balanced"])
+                  + ("replaces it" if decision["replace"] else "; ".join(decision["reasons"])))
+            if decision["replace"]:
+                best = dict(row, ckplus48_gain_interval=interval, challenger=row["model"],
+                            posed_tie=decision)
+                break
     print(f"best: {best['model']} with {best['framing']}, prior power {best['power']} "
           f"(CK+ full-res ties within {margin:.4f}, one photo, go to CK+48; the first model "
-          "stays unless beaten beyond subject noise)")
+          "stays unless beaten beyond subject noise, or, tied on both posed sets, beaten on "
+          "validation without losing capture robustness)")
     if args.json:
         Path(args.json).write_text(json.dumps({"rows": rows, "per_model": per_model,
-                                               "tie_margin": margin, "best": best}, indent=2))
+                                               "tie_margin": margin, "posed_ties": posed_ties,
+                                               "best": best}, indent=2))
     if args.apply:
         peaks = full.subset(~onset)
         apply_choices(EmotionClassifier.load(args.models[0]), best, rows, peaks, Path(args.apply))
     return 0
+
+
+class TieEvidence:
+    """The dev evidence of :func:`~xfer_keras.training.model_selection.break_posed_tie` for a
+    model at its chosen settings: per-image correctness on the FER2013 validation split of each
+    head against the labels it learned (FER+ majority or FER2013's, keyed by label set; the
+    heads' own probabilities), mean balanced accuracy over the capture changes of the CK+
+    full-res dev photos (its framing and prior correction), and whether its Grad-CAM meets the
+    goals at the layer :func:`~xfer_keras.explain.localisation.choose_layer` picks. The
+    validation arrays and the changed photos are prepared once, for every model."""
+
+    def __init__(self, cache: str | None, frame, full):
+        import numpy as np
+
+        from xfer_keras.data.ferplus import majority_labels, read_ferplus_votes
+        from xfer_keras.emotions import EMOTIONS7
+        from xfer_keras.face import LandmarkDetector
+        from xfer_keras.training.dev_sets import shifted_face_sets
+
+        sys.path.insert(0, str(REPO / "scripts"))
+        from train_default_model import load_fer2013_arrays
+
+        data = load_fer2013_arrays(48, 1, Path(cache) if cache else None)
+        labels, kept = majority_labels(read_ferplus_votes(), data.rel_val)
+        self.val = {"ferplus": (data.x_val[kept], labels[kept]),  # by label set
+                    "fer2013": (data.x_val, np.asarray(data.y_val))}
+        with LandmarkDetector("dlib", fallback="mediapipe") as detector:
+            self.changed = [faces for name, faces in shifted_face_sets(frame, detector=detector)
+                            if name != "as captured"]
+        self.peaks = full.subset(full.labels != EMOTIONS7.index("neutral"))
+
+    def of(self, row: dict) -> dict:
+        """The evidence for one model's best row (``"model"``, ``"crop"``, ``"power"``, ...)."""
+        import numpy as np
+
+        from xfer_keras.explain.localisation import choose_layer, layer_localisation
+        from xfer_keras.models.classifier import EmotionClassifier
+
+        clf = EmotionClassifier.load(row["model"])
+        clf.config.prior_correction = None
+        # each head against the labels it learned: the main head's (FER+ or FER2013), a
+        # "fer2013" head FER2013's; keyed by label set, so only like heads are compared
+        views = {row["labels"]: clf, **{h: clf.with_head(h) for h in clf.heads if h in self.val}}
+        validation = {labels: view.predict_proba(self.val[labels][0]).argmax(1)
+                      == self.val[labels][1] for labels, view in views.items()}
+        if row["power"]:
+            clf.config.prior_correction = {"prior": row["prior"], "power": row["power"]}
+        capture = float(np.mean([faces.score(clf.predict_proba, 224, **row["crop"])
+                                 ["balanced_accuracy"] for faces in self.changed]))
+        scores = layer_localisation(clf, self.peaks.face_crops(224, **row["crop"]))
+        layer = scores[choose_layer(scores)]
+        return {"validation": validation, "capture_balanced": capture,
+                "gradcam_meets_goals": layer["pointing"] >= 0.9 and layer["ratio_pooled"] >= 2}
 
 
 def apply_choices(clf, best, rows, peaks, out: Path) -> None:

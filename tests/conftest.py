@@ -44,6 +44,15 @@ def fer2013_dir(data_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
+def sharp_data(data_dir):
+    """Skips unless the training script's data are there: FER2013 (test), its sharp train copy
+    and the FER+ votes."""
+    for name in ("fer2013", "fer2013_sharp", "fer2013_ferplus_labels"):
+        if not (data_dir / name).is_dir():
+            pytest.skip(f"{name} not in XFER_DATA_DIR")
+
+
+@pytest.fixture(scope="session")
 def shipped_classifier():
     """The shipped default image model, loaded once (skips when its file is missing). Tests
     must not change it: derive a new EmotionClassifier for other settings."""

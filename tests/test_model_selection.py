@@ -1,14 +1,17 @@
 """The dev-set rule (:mod:`xfer_keras.training.model_selection`): settings by CK+ full-res with
 exact ties to CK+48; between models, a CK+ full-res difference one photo could make is a tie
-that CK+48 decides, and a tied challenger replaces the incumbent only beyond subject noise."""
+that CK+48 decides, and a tied challenger replaces the incumbent only beyond subject noise; a
+challenger tied on both posed sets needs a validation gain beyond noise on every head, no loss
+of capture robustness and a Grad-CAM that meets the goals."""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from xfer_keras.training.model_selection import (best_settings, choose_model, one_photo_margin,
-                                                 subject_bootstrap_gain)
+from xfer_keras.training.model_selection import (best_settings, break_posed_tie, choose_model,
+                                                 one_photo_margin, paired_bootstrap_gain,
+                                                 posed_tie_challengers, subject_bootstrap_gain)
 
 
 def _row(model, full, ck48, power=0.75):
@@ -114,34 +117,144 @@ def test_a_tied_challenger_needs_a_clear_ck48_gain():
     assert chosen["model"] == "better" and "ckplus48_gain_interval" not in chosen
 
 
+def test_posed_ties_are_challengers_level_with_the_incumbent_on_both_posed_sets():
+    rng, labels, subjects = _ck48_world()
+    old = _answers(rng, labels, 0.90)
+    slightly_worse = old.copy()
+    slightly_worse[np.flatnonzero(old == labels)[:3]] = (labels[old == labels][:3] + 1) % 6
+    clearly = np.where(rng.random(len(labels)) < 0.7, labels, old)
+    clearly_worse = np.where(rng.random(len(labels)) < 0.3, (labels + 1) % 6, old)
+    from xfer_keras.training.dev_sets import balanced_accuracy
+
+    def row(model, full, pred):
+        r = _row(model, full, balanced_accuracy(labels, pred))
+        r["ckplus48_pred"] = pred
+        return r
+
+    shipped = row("shipped", 0.9537, old)
+    candidates = [shipped, row("level", 0.9520, slightly_worse), row("clearly", 0.9520, clearly),
+                  row("worse48", 0.9537, clearly_worse), row("far", 0.90, old)]
+    ties = posed_tie_challengers(candidates, 1 / 84, labels, subjects)
+    # a CK+48 loss of three crops is a tie too (the interval holds 0); a clear gain or loss
+    # on CK+48 is not a tie, nor is a CK+ full-res gap beyond one photo
+    assert [r["model"] for r, _ in ties] == ["level"]
+    low, high = ties[0][1]
+    assert low < 0 <= high
+    # the incumbent itself out of the CK+ full-res tie: no posed ties with it
+    assert posed_tie_challengers([row("old", 0.90, old), row("new", 0.9537, old)], 1 / 84,
+                                 labels, subjects) == []
+
+
+def test_paired_bootstrap_gain_brackets_the_gain_on_the_same_images():
+    rng = np.random.default_rng(0)
+    old = rng.random(2800) < 0.665  # a validation split of FER2013's size
+    assert paired_bootstrap_gain(old, old) == (0.0, 0.0)
+    better = old | (rng.random(2800) < 0.05)  # right on 5 % more of the images it missed
+    low, high = paired_bootstrap_gain(better, old)
+    gain = better.mean() - old.mean()
+    assert 0 < low < gain < high
+    worse = paired_bootstrap_gain(old, better)
+    assert worse == pytest.approx((-high, -low), abs=0.003)
+    few = old.copy()
+    few[np.flatnonzero(~old)[:3]] = True  # three images more: not beyond noise
+    assert paired_bootstrap_gain(few, old)[0] <= 0
+    with pytest.raises(ValueError):
+        paired_bootstrap_gain(old[:-1], old)
+
+
+def test_a_posed_tie_goes_to_the_challenger_only_on_every_other_count():
+    rng = np.random.default_rng(1)
+    old = {"ferplus": rng.random(2600) < 0.845, "fer2013": rng.random(2800) < 0.665}
+    gained = {h: v | (rng.random(len(v)) < 0.06) for h, v in old.items()}
+    incumbent = {"validation": old, "capture_balanced": 0.924, "gradcam_meets_goals": True}
+    challenger = {"validation": gained, "capture_balanced": 0.933, "gradcam_meets_goals": True}
+    decision = break_posed_tie(incumbent, challenger)
+    assert decision["replace"] and decision["reasons"] == []
+    assert set(decision["validation_gain_intervals"]) == {"ferplus", "fer2013"}
+    assert all(low > 0 for low, _ in decision["validation_gain_intervals"].values())
+    assert decision["capture_balanced"] == [0.933, 0.924]
+    # each failed count alone keeps the incumbent, and is named
+    one_head = dict(challenger, validation={"ferplus": gained["ferplus"],
+                                            "fer2013": old["fer2013"]})
+    assert not (d := break_posed_tie(incumbent, one_head))["replace"]
+    assert len(d["reasons"]) == 1 and "'fer2013'" in d["reasons"][0]
+    fragile = dict(challenger, capture_balanced=0.920)
+    assert not (d := break_posed_tie(incumbent, fragile))["replace"]
+    assert d["reasons"] == ["less robust to capture changes (0.9200 < 0.9240)"]
+    blurry = dict(challenger, gradcam_meets_goals=False)
+    assert not break_posed_tie(incumbent, blurry)["replace"]
+    # a model never replaces itself; heads only one model has are not compared
+    assert not break_posed_tie(incumbent, incumbent)["replace"]
+    only_main = dict(challenger, validation={"ferplus": gained["ferplus"]})
+    assert set(break_posed_tie(incumbent, only_main)["validation_gain_intervals"]) == {"ferplus"}
+    with pytest.raises(ValueError):
+        break_posed_tie(incumbent, dict(challenger, validation={"other": gained["ferplus"]}))
+
+
 def test_the_chooser_reproduces_the_shipped_settings_on_real_frames(ckplus_dir,
                                                                     shipped_classifier, tmp_path):
     """Known answer, end to end on the real dev sets: with the class mix its prior correction
     was chosen with, ``choose_image_settings.py`` picks the shipped model's own framing (box,
     no margin) and power (0.75), and as the only model it is the incumbent that stays."""
-    import importlib.util
     import json
 
-    from xfer_keras.models.classifier import EmotionClassifier
+    clf = shipped_classifier
+    copy = _copy_with_its_mix(clf, tmp_path / "shipped.keras")
+    out = tmp_path / "choice.json"
+    assert _chooser().main([str(copy), "--json", str(out), "--cache", ""]) == 0
+    choice = json.loads(out.read_text())
+    assert choice["tie_margin"] == pytest.approx(1 / 84)  # the real label counts
+    best = choice["best"]
+    assert best["model"] == str(copy) and "ckplus48_gain_interval" not in best
+    assert choice["posed_ties"] == []
+    assert (best["framing"], best["power"]) == ("box, margin 0.0", clf.config.prior_correction[
+        "power"]) == ("box, margin 0.0", 0.75)
+    assert best["ckplus_fullres"]["balanced_accuracy"] > 0.94
+    assert len(best["ckplus48_pred"]) == best["ckplus48"]["n"]
+
+
+def test_a_copy_tied_on_both_posed_sets_is_weighed_and_does_not_replace(ckplus_dir, sharp_data,
+                                                                        shipped_classifier,
+                                                                        tmp_path):
+    """Step 3 end to end on the real dev sets: the shipped model against a copy of itself ties
+    on both posed sets, the other evidence is gathered (validation split of the training script,
+    the 11 capture changes of the CK+ dev photos, Grad-CAM on the peaks) and the copy does not
+    replace it: no gain on either head, the same capture robustness."""
+    import json
+
+    first = _copy_with_its_mix(shipped_classifier, tmp_path / "first.keras")
+    second = _copy_with_its_mix(shipped_classifier, tmp_path / "second.keras")
+    out = tmp_path / "choice.json"
+    assert _chooser().main([str(first), str(second), "--json", str(out),
+                            "--cache", str(tmp_path / "arrays.npz")]) == 0
+    choice = json.loads(out.read_text())
+    assert choice["best"]["model"] == str(first)
+    (tie,) = choice["posed_ties"]
+    assert tie["model"] == str(second) and tie["ckplus48_gain_interval"] == [0.0, 0.0]
+    assert not tie["replace"]
+    assert tie["validation_gain_intervals"] == {"ferplus": [0.0, 0.0], "fer2013": [0.0, 0.0]}
+    low, high = tie["capture_balanced"]
+    assert low == high > 0.85  # the shipped model keeps 0.92 under the capture changes
+    assert len(tie["reasons"]) == 2 and all("not beyond noise" in r for r in tie["reasons"])
+
+
+def _chooser():
+    """``scripts/choose_image_settings.py`` as a module."""
+    import importlib.util
 
     spec = importlib.util.spec_from_file_location(
         "choose_image_settings", Path(__file__).resolve().parents[1] / "scripts" /
         "choose_image_settings.py")
     chooser = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(chooser)
-    clf = shipped_classifier
+    return chooser
+
+
+def _copy_with_its_mix(clf, path):
+    """``clf`` saved to ``path`` with the class mix its prior correction was chosen with."""
+    from xfer_keras.models.classifier import EmotionClassifier
+
     mix = clf.config.prior_correction["prior"]
-    copy = tmp_path / "shipped.keras"
-    EmotionClassifier(clf.model, dict(clf.config.to_dict(),
-                                      extra=dict(clf.config.extra,
-                                                 training_class_mix=mix))).save(copy)
-    out = tmp_path / "choice.json"
-    assert chooser.main([str(copy), "--json", str(out), "--cache", ""]) == 0
-    choice = json.loads(out.read_text())
-    assert choice["tie_margin"] == pytest.approx(1 / 84)  # the real label counts
-    best = choice["best"]
-    assert best["model"] == str(copy) and "ckplus48_gain_interval" not in best
-    assert (best["framing"], best["power"]) == ("box, margin 0.0", clf.config.prior_correction[
-        "power"]) == ("box, margin 0.0", 0.75)
-    assert best["ckplus_fullres"]["balanced_accuracy"] > 0.94
-    assert len(best["ckplus48_pred"]) == best["ckplus48"]["n"]
+    EmotionClassifier(clf.model, dict(clf.config.to_dict(), extra=dict(
+        clf.config.extra, training_class_mix=mix))).save(path)
+    return path

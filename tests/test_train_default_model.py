@@ -24,13 +24,6 @@ def script():
     return module
 
 
-@pytest.fixture(scope="module")
-def sharp_data(data_dir):
-    for name in ("fer2013", "fer2013_sharp", "fer2013_ferplus_labels"):
-        if not (data_dir / name).is_dir():
-            pytest.skip(f"{name} not in XFER_DATA_DIR")
-
-
 def test_sharp_training_checks_blur_and_writes_the_card(script, sharp_data, tmp_path, capsys):
     out, card = tmp_path / "model.keras", tmp_path / "CARD.md"
     notes = tmp_path / "notes.md"

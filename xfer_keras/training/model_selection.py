@@ -15,6 +15,15 @@ neutral class). Two steps:
    subjects are resampled (:func:`subject_bootstrap_gain`: the 95 % interval lies above 0). On
    10 and 48 subjects a photo or a few crops either way are noise, and a rule that picks by
    them swaps models for nothing.
+3. **A tie on both posed sets** (:func:`break_posed_tie`; the CK+48 interval holds 0): the
+   posed sets cannot tell the two apart, so evidence they do not hold decides. The challenger
+   replaces the incumbent only if it is better beyond noise on the in-domain validation split
+   on every head both models have (:func:`paired_bootstrap_gain` over the images: the 95 %
+   interval lies above 0; the heads' own probabilities, no prior correction), keeps at least
+   the incumbent's mean balanced accuracy over the capture changes of the CK+ dev photos
+   (:mod:`xfer_keras.data.capture_shifts`), and its Grad-CAM still meets the localisation
+   goals. Fixed in session 18, after four distilled candidates in a row had tied within one
+   photo on CK+ full-res (docs/image_model.md).
 """
 
 from __future__ import annotations
@@ -37,6 +46,12 @@ def one_photo_margin(labels) -> float:
     if len(counts) == 0:
         raise ValueError("no labels")
     return float(1.0 / (len(counts) * counts.min()))
+
+
+def _tied_on_full_res(candidates: list[dict], margin: float) -> list[dict]:
+    """The candidates within ``margin`` of the best CK+ full-res balanced accuracy."""
+    top = max(_full(r) for r in candidates)
+    return [r for r in candidates if _full(r) >= top - margin - 1e-12]
 
 
 def best_settings(rows: list[dict]) -> dict:
@@ -81,8 +96,7 @@ def choose_model(candidates: list[dict], margin: float, ck48_labels=None,
         raise ValueError("no candidates")
     if margin < 0:
         raise ValueError(f"margin must be >= 0, got {margin}")
-    top = max(_full(r) for r in candidates)
-    tied = [r for r in candidates if _full(r) >= top - margin - 1e-12]
+    tied = _tied_on_full_res(candidates, margin)
     best = max(tied, key=lambda r: (_ck48(r), _full(r)))
     incumbent = candidates[0]
     if best is incumbent or not any(r is incumbent for r in tied) or ck48_labels is None:
@@ -91,3 +105,64 @@ def choose_model(candidates: list[dict], margin: float, ck48_labels=None,
                                        incumbent["ckplus48_pred"], ck48_subjects)
     chosen = best if low > 0 else incumbent
     return dict(chosen, ckplus48_gain_interval=[low, high], challenger=best["model"])
+
+
+def posed_tie_challengers(candidates: list[dict], margin: float, ck48_labels,
+                          ck48_subjects) -> list[tuple[dict, list]]:
+    """The challengers (``candidates[1:]``) tied with the incumbent (``candidates[0]``) on both
+    posed sets, each with its CK+48 gain interval: CK+ full-res within ``margin`` of the best of
+    all (the incumbent among those too) and a CK+48 balanced accuracy difference whose 95 %
+    interval over resampled subjects (:func:`subject_bootstrap_gain`) holds 0. Empty when the
+    incumbent is not tied for the best CK+ full-res."""
+    if not candidates:
+        raise ValueError("no candidates")
+    incumbent, tied = candidates[0], _tied_on_full_res(candidates, margin)
+    if not any(r is incumbent for r in tied):
+        return []
+    ties = []
+    for row in tied:
+        if row is incumbent:
+            continue
+        low, high = subject_bootstrap_gain(ck48_labels, row["ckplus48_pred"],
+                                           incumbent["ckplus48_pred"], ck48_subjects)
+        if low <= 0 <= high:
+            ties.append((row, [low, high]))
+    return ties
+
+
+def paired_bootstrap_gain(correct_new, correct_old, n: int = 2000,
+                          seed: int = 0) -> tuple[float, float]:
+    """95 % interval of ``mean(correct_new) - mean(correct_old)`` when the items (the same for
+    both models, so the draws are paired) are drawn with replacement ``n`` times."""
+    new = np.asarray(correct_new, np.float64)
+    old = np.asarray(correct_old, np.float64)
+    if not new.shape == old.shape or new.ndim != 1 or len(new) == 0:
+        raise ValueError("correct_new and correct_old must be 1-D, of the same non-zero length")
+    diff = new - old
+    rng = np.random.default_rng(seed)
+    gains = diff[rng.integers(0, len(diff), (n, len(diff)))].mean(axis=1)
+    low, high = np.percentile(gains, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def break_posed_tie(incumbent: dict, challenger: dict) -> dict:
+    """Step 3 of the rule for two models tied on both posed dev sets. Each side is a dict of
+    evidence: ``"validation"`` (head name -> per-image correctness on the validation split,
+    uncorrected), ``"capture_balanced"`` (mean balanced accuracy over the capture changes) and
+    ``"gradcam_meets_goals"`` (bool). Returns ``{"replace": bool, "validation_gain_intervals":
+    {head: [low, high]}, "capture_balanced": [challenger, incumbent], "reasons": [...]}``, the
+    reasons naming every condition the challenger fails (empty when it replaces)."""
+    heads = [h for h in challenger["validation"] if h in incumbent["validation"]]
+    if not heads:
+        raise ValueError("the two models share no validated head")
+    intervals = {h: list(paired_bootstrap_gain(challenger["validation"][h],
+                                               incumbent["validation"][h])) for h in heads}
+    reasons = [f"validation gain of head {h!r} not beyond noise ({low:+.4f}, {high:+.4f})"
+               for h, (low, high) in intervals.items() if low <= 0]
+    capture = [float(challenger["capture_balanced"]), float(incumbent["capture_balanced"])]
+    if capture[0] < capture[1]:
+        reasons.append(f"less robust to capture changes ({capture[0]:.4f} < {capture[1]:.4f})")
+    if not challenger["gradcam_meets_goals"]:
+        reasons.append("its Grad-CAM misses the localisation goals")
+    return {"replace": not reasons, "validation_gain_intervals": intervals,
+            "capture_balanced": capture, "reasons": reasons}
