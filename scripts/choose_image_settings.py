@@ -226,7 +226,7 @@ class TieEvidence:
         """The evidence for one model's best row (``"model"``, ``"crop"``, ``"power"``, ...)."""
         import numpy as np
 
-        from xfer_keras.explain.localisation import choose_layer, layer_localisation
+        from xfer_keras.explain.localisation import choose_layer, layer_localisation, meets_goals
         from xfer_keras.models.classifier import EmotionClassifier
 
         clf = EmotionClassifier.load(row["model"])
@@ -241,9 +241,8 @@ class TieEvidence:
         capture = float(np.mean([faces.score(clf.predict_proba, 224, **row["crop"])
                                  ["balanced_accuracy"] for faces in self.changed]))
         scores = layer_localisation(clf, self.peaks.face_crops(224, **row["crop"]))
-        layer = scores[choose_layer(scores)]
         return {"validation": validation, "capture_balanced": capture,
-                "gradcam_meets_goals": layer["pointing"] >= 0.9 and layer["ratio_pooled"] >= 2}
+                "gradcam_meets_goals": meets_goals(scores[choose_layer(scores)])}
 
 
 def apply_choices(clf, best, rows, peaks, out: Path) -> None:

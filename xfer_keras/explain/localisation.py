@@ -87,14 +87,23 @@ def layer_localisation(classifier, crops, layers=None) -> dict:
     return out
 
 
-def choose_layer(scores: dict, pointing_min: float = 0.9, ratio_min: float = 2.0,
+POINTING_GOAL = 0.9  # issue 10: the Grad-CAM maximum inside the landmark hull for 90 % of crops
+RATIO_GOAL = 2.0  # and twice the mean heat inside the hull as outside it (pooled)
+
+
+def meets_goals(score: dict, pointing_min: float = POINTING_GOAL,
+                ratio_min: float = RATIO_GOAL) -> bool:
+    """Whether one layer's scores (:func:`layer_localisation`) reach both goals."""
+    return score["pointing"] >= pointing_min and score["ratio_pooled"] >= ratio_min
+
+
+def choose_layer(scores: dict, pointing_min: float = POINTING_GOAL, ratio_min: float = RATIO_GOAL,
                  min_cells: int = MIN_CELLS) -> str:
     """Among layers with at least ``min_cells`` cells, the finest (most cells; deeper on ties)
     whose pointing and pooled in:out ratio both reach the goals; when none does, the one
     closest to them (the larger of the two shortfalls, relative to its goal, smallest)."""
     layers = [name for name in scores if scores[name]["cells"] >= min_cells] or list(scores)
-    passing = [name for name in layers if scores[name]["pointing"] >= pointing_min
-               and scores[name]["ratio_pooled"] >= ratio_min]
+    passing = [name for name in layers if meets_goals(scores[name], pointing_min, ratio_min)]
     if passing:
         return max(passing, key=lambda n: (scores[n]["cells"], layers.index(n)))
 
