@@ -559,11 +559,15 @@ def distil_targets(args, x_tr, y_tr):
     if y_tr.ndim == 1:  # FER2013 label indices: one-hot, so the teacher's share can be added
         y_tr = np.eye(len(EMOTIONS7), dtype=np.float32)[y_tr]
     k = len(EMOTIONS7)
+
+    def agreement(probs):  # share of training targets whose argmax (main head) the answers share
+        return float((probs[:, :k].argmax(1) == y_tr[:, :k].argmax(1)).mean())
+
     teachers, all_probs = [], []
     for teacher_path, answers_path in zip(args.teacher, answers):
         probs, about, source = _one_teacher_answers(teacher_path, answers_path, x_tr, heads,
                                                     views)
-        agree = float((probs[:, :k].argmax(1) == y_tr[:, :k].argmax(1)).mean())
+        agree = agreement(probs)
         teachers.append({"teacher": str(teacher_path), "architecture": about.get("architecture"),
                          "sha256": about.get("sha256"), "answers": source,
                          "agreement_with_targets": agree})
@@ -571,7 +575,7 @@ def distil_targets(args, x_tr, y_tr):
         print(f"teacher {teacher_path} ({about.get('architecture')}): its answers ({source}) "
               f"agree with {agree:.1%} of the training targets", flush=True)
     probs = np.mean(all_probs, axis=0)
-    agree = float((probs[:, :k].argmax(1) == y_tr[:, :k].argmax(1)).mean())
+    agree = agreement(probs)
     one = teachers[0] if len(teachers) == 1 else None
     record = {"teacher": " + ".join(t["teacher"] for t in teachers),
               "teacher_architecture": " + ".join(dict.fromkeys(str(t["architecture"])
