@@ -11,14 +11,14 @@ the mix of the arrays as trained, posed faces included: ``training_prior``),
 and on CK+48 (already 48x48 crops framed like FER2013: model only, no neutral class; without
 the subjects any of the models trained on, ``--posed`` in the training script). FER2013 test is
 never read here. Prints one table. Each model's settings are its row with the best balanced
-accuracy (mean recall) on the CK+ full-resolution frames, ties broken by CK+48; between models
-(the first is the incumbent), CK+ full-res differences no larger than one photo can make are
-ties, CK+48 decides them, and a challenger tied with the incumbent must beat it on CK+48 beyond
-subject resampling noise (:mod:`xfer_keras.training.model_selection`). A challenger tied on
-both posed sets is then weighed on evidence they do not hold (:class:`TieEvidence`: the
-validation split of the training script, beyond image resampling noise on every head; the
-capture changes of the CK+ dev photos; Grad-CAM localisation); of several, the first in the
-order given that passes replaces the incumbent.
+accuracy (mean recall) on the CK+ full-resolution frames, exact ties to the smaller prior power and
+then CK+48; between models (the first is the incumbent), CK+ full-res differences no larger than
+one photo can make are ties, CK+48 decides them, and a challenger tied with the incumbent must beat
+it on CK+48 beyond subject resampling noise (:mod:`xfer_keras.training.model_selection`). A
+challenger tied on both posed sets is then weighed on evidence they do not hold
+(:class:`TieEvidence`: the validation split of the training script, beyond image resampling noise
+on every head; the capture changes of the CK+ dev photos; Grad-CAM localisation); of several, the
+first in the order given that passes replaces the incumbent.
 
 ``--apply OUT`` (one model): writes the chosen framing and prior correction into the model's
 config, then scores Grad-CAM at each candidate layer on the CK+ peak crops cut with that framing
@@ -250,7 +250,8 @@ def apply_choices(clf, best, rows, peaks, out: Path) -> None:
     from xfer_keras.explain.localisation import choose_layer, layer_localisation
 
     rule = ("framing and prior power together: best balanced accuracy on the CK+ full-res "
-            "peak + neutral onset frames (whole pipeline), ties by CK+48")
+            "peak + neutral onset frames (whole pipeline), exact ties to the smaller power, "
+            "then CK+48")
     clf.config.framing = best["crop"].get("framing")
     clf.config.crop_margin = float(best["crop"].get("margin", clf.config.crop_margin))
     clf.config.crop_level_eyes = bool(best["crop"].get("level_eyes", False))

@@ -1,8 +1,8 @@
 """The dev-set rule (:mod:`xfer_keras.training.model_selection`): settings by CK+ full-res with
-exact ties to CK+48; between models, a CK+ full-res difference one photo could make is a tie
-that CK+48 decides, and a tied challenger replaces the incumbent only beyond subject noise; a
-challenger tied on both posed sets needs a validation gain beyond noise on every head, no loss
-of capture robustness and a Grad-CAM that meets the goals."""
+exact ties to the smaller prior power, then CK+48; between models, a CK+ full-res difference one
+photo could make is a tie that CK+48 decides, and a tied challenger replaces the incumbent only
+beyond subject noise; a challenger tied on both posed sets needs a validation gain beyond noise on
+every head, no loss of capture robustness and a Grad-CAM that meets the goals."""
 
 from pathlib import Path
 
@@ -37,10 +37,18 @@ def test_one_photo_margin_is_the_weight_of_a_photo_of_the_smallest_class():
         one_photo_margin([])
 
 
-def test_settings_follow_full_res_and_ck48_only_breaks_exact_ties():
-    rows = [_row("m", 0.954, 0.908, 0.5), _row("m", 0.954, 0.922, 0.75),
-            _row("m", 0.947, 0.950, 1.0)]
-    assert best_settings(rows)["power"] == 0.75  # not 1.0: CK+48 rewards more correction
+def test_settings_follow_full_res_and_exact_ties_go_to_the_smaller_power():
+    rows = [_row("m", 0.952, 0.8862, 0.5), _row("m", 0.952, 0.8854, 0.75),
+            _row("m", 0.952, 0.8925, 1.0), _row("m", 0.914, 0.879, 0.25)]
+    # session 18's candidate: three powers tied; CK+48 (no neutral faces) would pick 1.0
+    assert best_settings(rows)["power"] == 0.5
+    assert best_settings(rows[1:])["power"] == 0.75  # order does not matter
+    # a stronger correction that is better on CK+ full-res still wins, whatever CK+48 says
+    rows = [_row("m", 0.9484, 0.95, 0.5), _row("m", 0.9537, 0.89, 0.75)]
+    assert best_settings(rows)["power"] == 0.75
+    # ties at the same power (framings) go to CK+48, then to the earlier row
+    a, b, c = _row("a", 0.95, 0.88), _row("b", 0.95, 0.90), _row("c", 0.95, 0.90)
+    assert best_settings([a, b, c])["model"] == "b"
     with pytest.raises(ValueError):
         best_settings([])
 

@@ -6,8 +6,11 @@ accuracy) and CK+48 crops of subjects no candidate trained on (48 subjects, mode
 neutral class). Two steps:
 
 1. **Settings, per model** (:func:`best_settings`): the framing and prior-correction power with
-   the best CK+ full-res balanced accuracy, ties broken by CK+48. CK+48 has no neutral faces, so
-   it would always reward a stronger correction; it only breaks exact ties here.
+   the best CK+ full-res balanced accuracy; exact ties go to the smaller power (the least
+   departure from what the model learned: more correction bought nothing on the one dev set
+   with neutral faces), then to CK+48. Until session 19 CK+48 broke the power ties, but it has
+   no neutral faces, so it always rewarded the stronger correction, which costs on faces with
+   the training mix (fixed before the candidate it was applied to was trained).
 2. **Model** (:func:`choose_model`, the incumbent first): CK+ full-res first, but a difference
    no larger than one photo can make (:func:`one_photo_margin`, the weight of one photo of the
    smallest class) is a tie. Ties go to CK+48, which has almost five times the subjects, but a
@@ -55,10 +58,11 @@ def _tied_on_full_res(candidates: list[dict], margin: float) -> list[dict]:
 
 
 def best_settings(rows: list[dict]) -> dict:
-    """One model's best row: CK+ full-res balanced accuracy, exact ties by CK+48."""
+    """One model's best row: CK+ full-res balanced accuracy; exact ties to the smaller prior
+    power (``"power"``), then to CK+48, then to the earlier row."""
     if not rows:
         raise ValueError("no rows")
-    return max(rows, key=lambda r: (_full(r), _ck48(r)))
+    return max(rows, key=lambda r: (_full(r), -r["power"], _ck48(r)))
 
 
 def subject_bootstrap_gain(labels, pred_new, pred_old, subjects, n: int = 2000,
