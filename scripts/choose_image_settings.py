@@ -38,6 +38,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import xfer_keras  # noqa: E402,F401  (sets ONEDNN_MAX_CPU_ISA before TensorFlow)
+from xfer_keras.training.fer2013_arrays import model_labels, training_prior  # noqa: E402
+from xfer_keras.training.tie_evidence import TieEvidence  # noqa: E402
 
 FRAMING_CANDIDATES = {  # name -> crop_face keyword arguments
     "box, margin 0.0": {"margin": 0.0},
@@ -51,33 +53,6 @@ FRAMING_CANDIDATES = {  # name -> crop_face keyword arguments
 
 
 PRIOR_POWERS = (0.0, 0.25, 0.5, 0.75, 1.0)
-
-
-def training_prior(clf, labels: str, cache: str | None) -> list[float]:
-    """The class mix of the model's training arrays
-    (:func:`xfer_keras.training.posed_faces.class_mix`): recorded by the training script
-    (``extra["training_class_mix"]``), else rebuilt from its data: the FER+ vote distributions
-    or FER2013 labels of the training split, with the posed CK+48 faces its config names
-    (repeated as trained)."""
-    recorded = clf.config.extra.get("training_class_mix")
-    if recorded:
-        return [float(p) for p in recorded]
-    sys.path.insert(0, str(REPO / "scripts"))
-    from train_default_model import load_fer2013_arrays, training_targets
-
-    from xfer_keras.training.posed_faces import class_mix
-
-    data = load_fer2013_arrays(48, 1, Path(cache) if cache else None)
-    _, targets, _, _ = training_targets(data, labels)
-    posed = clf.config.extra.get("posed_training")
-    return [float(p) for p in class_mix(targets, posed)]
-
-
-def model_labels(clf) -> str:
-    """"ferplus" or "fer2013": the targets the model was trained on (from its config)."""
-    info = clf.config.extra.get("dataset_info", {})
-    text = str(info.get("labels") or clf.config.extra.get("training_data", ""))
-    return "ferplus" if "ferplus" in text else "fer2013"
 
 
 def main(argv=None) -> int:
@@ -191,58 +166,6 @@ def main(argv=None) -> int:
         peaks = full.subset(~onset)
         apply_choices(EmotionClassifier.load(args.models[0]), best, rows, peaks, Path(args.apply))
     return 0
-
-
-class TieEvidence:
-    """The dev evidence of :func:`~xfer_keras.training.model_selection.break_posed_tie` for a
-    model at its chosen settings: per-image correctness on the FER2013 validation split of each
-    head against the labels it learned (FER+ majority or FER2013's, keyed by label set; the
-    heads' own probabilities), mean balanced accuracy over the capture changes of the CK+
-    full-res dev photos (its framing and prior correction), and whether its Grad-CAM meets the
-    goals at the layer :func:`~xfer_keras.explain.localisation.choose_layer` picks. The
-    validation arrays and the changed photos are prepared once, for every model."""
-
-    def __init__(self, cache: str | None, frame, full):
-        import numpy as np
-
-        from xfer_keras.data.ferplus import majority_labels, read_ferplus_votes
-        from xfer_keras.emotions import EMOTIONS7
-        from xfer_keras.face import LandmarkDetector
-        from xfer_keras.training.dev_sets import shifted_face_sets
-
-        sys.path.insert(0, str(REPO / "scripts"))
-        from train_default_model import load_fer2013_arrays
-
-        data = load_fer2013_arrays(48, 1, Path(cache) if cache else None)
-        labels, kept = majority_labels(read_ferplus_votes(), data.rel_val)
-        self.val = {"ferplus": (data.x_val[kept], labels[kept]),  # by label set
-                    "fer2013": (data.x_val, np.asarray(data.y_val))}
-        with LandmarkDetector("dlib", fallback="mediapipe") as detector:
-            self.changed = [faces for name, faces in shifted_face_sets(frame, detector=detector)
-                            if name != "as captured"]
-        self.peaks = full.subset(full.labels != EMOTIONS7.index("neutral"))
-
-    def of(self, row: dict) -> dict:
-        """The evidence for one model's best row (``"model"``, ``"crop"``, ``"power"``, ...)."""
-        import numpy as np
-
-        from xfer_keras.explain.localisation import choose_layer, layer_localisation, meets_goals
-        from xfer_keras.models.classifier import EmotionClassifier
-
-        clf = EmotionClassifier.load(row["model"])
-        clf.config.prior_correction = None
-        # each head against the labels it learned: the main head's (FER+ or FER2013), a
-        # "fer2013" head FER2013's; keyed by label set, so only like heads are compared
-        views = {row["labels"]: clf, **{h: clf.with_head(h) for h in clf.heads if h in self.val}}
-        validation = {labels: view.predict_proba(self.val[labels][0]).argmax(1)
-                      == self.val[labels][1] for labels, view in views.items()}
-        if row["power"]:
-            clf.config.prior_correction = {"prior": row["prior"], "power": row["power"]}
-        capture = float(np.mean([faces.score(clf.predict_proba, 224, **row["crop"])
-                                 ["balanced_accuracy"] for faces in self.changed]))
-        scores = layer_localisation(clf, self.peaks.face_crops(224, **row["crop"]))
-        return {"validation": validation, "capture_balanced": capture,
-                "gradcam_meets_goals": meets_goals(scores[choose_layer(scores)])}
 
 
 def apply_choices(clf, best, rows, peaks, out: Path) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from xfer_keras.models.classifier import EmotionClassifier
+from xfer_keras.training.fer2013_arrays import load_fer2013_arrays, training_targets
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_default_model.py"
 
@@ -126,8 +127,8 @@ def test_posed_faces_train_and_are_left_out_of_ckplus48(script, sharp_data, data
     # the prior correction's mix is the arrays' as trained: FER+ targets + the posed crops
     from xfer_keras.training.posed_faces import class_mix
 
-    data = script.load_fer2013_arrays(48, 1, None, True)
-    _, targets, _, _ = script.training_targets(data, "ferplus")
+    data = load_fer2013_arrays(48, 1, None, True)
+    _, targets, _, _ = training_targets(data, "ferplus")
     recorded = np.asarray(clf.config.extra["training_class_mix"])
     np.testing.assert_allclose(recorded, class_mix(targets, record), atol=1e-6)
     assert recorded[4] < np.asarray(targets)[:, 4].mean()  # CK+48 has no neutral crops
@@ -273,8 +274,8 @@ def test_teacher_targets_are_what_the_student_trains_on(script, sharp_data, tmp_
     assert "Distilled (`--teacher`): every training target is 0 x its label + 1 x" in card
     assert "the mean over 12 views: identity, identity+mirror, left" in card
 
-    data = script.load_fer2013_arrays(48, 1, None, quick=True)
-    x_tr, y_tr, _, _ = script.training_targets(data, "ferplus", "fer2013")
+    data = load_fer2013_arrays(48, 1, None, quick=True)
+    x_tr, y_tr, _, _ = training_targets(data, "ferplus", "fer2013")
     probs = teacher_probabilities(EmotionClassifier.load(teacher_file), x_tr, ("fer2013",),
                                   views=MULTI_VIEW)
     # the stored float16 answers are the teacher's answers
@@ -306,8 +307,8 @@ def test_an_ensemble_teacher_answers_with_the_mean_of_its_teachers(script, sharp
     from xfer_keras.training.distillation import teacher_probabilities
 
     files, probs = [], []
-    data = script.load_fer2013_arrays(48, 1, None, quick=True)
-    x_tr, y_tr, _, _ = script.training_targets(data, "ferplus", "fer2013")
+    data = load_fer2013_arrays(48, 1, None, quick=True)
+    x_tr, y_tr, _, _ = training_targets(data, "ferplus", "fer2013")
     for seed in (1, 2):
         rng = np.random.default_rng(seed)
         model = create("resnet_small_bam", input_size=48, channels=1)

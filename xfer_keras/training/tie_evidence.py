@@ -1,0 +1,57 @@
+"""The evidence step 3 of the model-selection rule weighs when two models tie on both posed dev
+sets (:func:`xfer_keras.training.model_selection.break_posed_tie`): in-domain validation, capture
+robustness and Grad-CAM localisation, gathered the same way for every model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class TieEvidence:
+    """The dev evidence of :func:`~xfer_keras.training.model_selection.break_posed_tie` for a
+    model at its chosen settings: per-image correctness on the FER2013 validation split of each
+    head against the labels it learned (FER+ majority or FER2013's, keyed by label set; the
+    heads' own probabilities), mean balanced accuracy over the capture changes of the CK+
+    full-res dev photos (its framing and prior correction), and whether its Grad-CAM meets the
+    goals at the layer :func:`~xfer_keras.explain.localisation.choose_layer` picks. The
+    validation arrays and the changed photos are prepared once, for every model."""
+
+    def __init__(self, cache: str | Path | None, frame, full):
+        import numpy as np
+
+        from xfer_keras.data.ferplus import majority_labels, read_ferplus_votes
+        from xfer_keras.emotions import EMOTIONS7
+        from xfer_keras.face import LandmarkDetector
+        from xfer_keras.training.dev_sets import shifted_face_sets
+        from xfer_keras.training.fer2013_arrays import load_fer2013_arrays
+
+        data = load_fer2013_arrays(48, 1, Path(cache) if cache else None)
+        labels, kept = majority_labels(read_ferplus_votes(), data.rel_val)
+        self.val = {"ferplus": (data.x_val[kept], labels[kept]),  # by label set
+                    "fer2013": (data.x_val, np.asarray(data.y_val))}
+        with LandmarkDetector("dlib", fallback="mediapipe") as detector:
+            self.changed = [faces for name, faces in shifted_face_sets(frame, detector=detector)
+                            if name != "as captured"]
+        self.peaks = full.subset(full.labels != EMOTIONS7.index("neutral"))
+
+    def of(self, row: dict) -> dict:
+        """The evidence for one model's best row (``"model"``, ``"crop"``, ``"power"``, ...)."""
+        import numpy as np
+
+        from xfer_keras.explain.localisation import choose_layer, layer_localisation, meets_goals
+        from xfer_keras.models.classifier import EmotionClassifier
+
+        clf = EmotionClassifier.load(row["model"])
+        clf.config.prior_correction = None
+        # each head against the labels it learned: the main head's (FER+ or FER2013), a
+        # "fer2013" head FER2013's; keyed by label set, so only like heads are compared
+        views = {row["labels"]: clf, **{h: clf.with_head(h) for h in clf.heads if h in self.val}}
+        validation = {labels: view.predict_proba(self.val[labels][0]).argmax(1)
+                      == self.val[labels][1] for labels, view in views.items()}
+        if row["power"]:
+            clf.config.prior_correction = {"prior": row["prior"], "power": row["power"]}
+        capture = float(np.mean([faces.score(clf.predict_proba, 224, **row["crop"])
+                                 ["balanced_accuracy"] for faces in self.changed]))
+        scores = layer_localisation(clf, self.peaks.face_crops(224, **row["crop"]))
+        return {"validation": validation, "capture_balanced": capture,
+                "gradcam_meets_goals": meets_goals(scores[choose_layer(scores)])}
