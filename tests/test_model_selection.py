@@ -42,7 +42,8 @@ def test_settings_follow_full_res_and_exact_ties_go_to_the_smaller_power():
             _row("m", 0.952, 0.8925, 1.0), _row("m", 0.914, 0.879, 0.25)]
     # session 18's candidate: three powers tied; CK+48 (no neutral faces) would pick 1.0
     assert best_settings(rows)["power"] == 0.5
-    assert best_settings(rows[1:])["power"] == 0.75  # order does not matter
+    assert best_settings(rows[::-1])["power"] == 0.5  # whatever the order
+    assert best_settings(rows[1:])["power"] == 0.75  # without it, the next smallest tied power
     # a stronger correction that is better on CK+ full-res still wins, whatever CK+48 says
     rows = [_row("m", 0.9484, 0.95, 0.5), _row("m", 0.9537, 0.89, 0.75)]
     assert best_settings(rows)["power"] == 0.75
