@@ -17,8 +17,8 @@ one photo can make are ties, CK+48 decides them, and a challenger tied with the 
 it on CK+48 beyond subject resampling noise (:mod:`xfer_keras.training.model_selection`). A
 challenger tied on both posed sets is then weighed on evidence they do not hold
 (:class:`TieEvidence`: the validation split of the training script, beyond image resampling noise
-on every head; the capture changes of the CK+ dev photos; Grad-CAM localisation); of several, the
-first in the order given that passes replaces the incumbent.
+on every head; the capture changes of the CK+ dev photos, within one photo; Grad-CAM localisation);
+of several, the first in the order given that passes replaces the incumbent.
 
 ``--apply OUT`` (one model): writes the chosen framing and prior correction into the model's
 config, then scores Grad-CAM at each candidate layer on the CK+ peak crops cut with that framing
@@ -140,7 +140,7 @@ def main(argv=None) -> int:
         evidence = TieEvidence(args.cache, frame, full)
         mine = evidence.of(per_model[0])
         for row, interval in ties:
-            decision = break_posed_tie(mine, evidence.of(row))
+            decision = break_posed_tie(mine, evidence.of(row), capture_margin=margin)
             posed_ties.append({"model": row["model"], "ckplus48_gain_interval": interval,
                                **decision})
             print(f"{row['model']} ties with {args.models[0]} on both posed sets (CK+48 gain "
@@ -157,7 +157,7 @@ def main(argv=None) -> int:
     print(f"best: {best['model']} with {best['framing']}, prior power {best['power']} "
           f"(CK+ full-res ties within {margin:.4f}, one photo, go to CK+48; the first model "
           "stays unless beaten beyond subject noise, or, tied on both posed sets, beaten on "
-          "validation without losing capture robustness)")
+          "validation without losing capture robustness beyond one photo)")
     if args.json:
         Path(args.json).write_text(json.dumps({"rows": rows, "per_model": per_model,
                                                "tie_margin": margin, "posed_ties": posed_ties,

@@ -2,7 +2,7 @@
 exact ties to the smaller prior power, then CK+48; between models, a CK+ full-res difference one
 photo could make is a tie that CK+48 decides, and a tied challenger replaces the incumbent only
 beyond subject noise; a challenger tied on both posed sets needs a validation gain beyond noise on
-every head, no loss of capture robustness and a Grad-CAM that meets the goals."""
+every head, no loss of capture robustness beyond one photo and a Grad-CAM that meets the goals."""
 
 from pathlib import Path
 
@@ -189,7 +189,14 @@ def test_a_posed_tie_goes_to_the_challenger_only_on_every_other_count():
     assert len(d["reasons"]) == 1 and "'fer2013'" in d["reasons"][0]
     fragile = dict(challenger, capture_balanced=0.920)
     assert not (d := break_posed_tie(incumbent, fragile))["replace"]
-    assert d["reasons"] == ["less robust to capture changes (0.9200 < 0.9240)"]
+    assert d["reasons"] == ["less robust to capture changes (0.9200 < 0.9240, beyond 0.0000)"]
+    # a capture loss within the margin (one photo of the CK+ dev set) is a tie; beyond, it is not
+    assert break_posed_tie(incumbent, fragile, capture_margin=1 / 84)["replace"]
+    frail = dict(challenger, capture_balanced=0.924 - 1 / 84 - 0.001)
+    assert not (d := break_posed_tie(incumbent, frail, capture_margin=1 / 84))["replace"]
+    assert d["capture_margin"] == pytest.approx(1 / 84) and "beyond 0.0119" in d["reasons"][0]
+    with pytest.raises(ValueError):
+        break_posed_tie(incumbent, challenger, capture_margin=-0.01)
     blurry = dict(challenger, gradcam_meets_goals=False)
     assert not break_posed_tie(incumbent, blurry)["replace"]
     # a model never replaces itself; heads only one model has are not compared
