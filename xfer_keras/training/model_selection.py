@@ -3,14 +3,14 @@
 Every candidate is scored on the same posed dev sets (``scripts/choose_image_settings.py``): the
 CK+ full-resolution frames through the whole pipeline (10 subjects, 160 photos, balanced
 accuracy) and CK+48 crops of subjects no candidate trained on (48 subjects, model only, no
-neutral class). Two steps:
+neutral class). Three steps:
 
 1. **Settings, per model** (:func:`best_settings`): the framing and prior-correction power with
    the best CK+ full-res balanced accuracy; exact ties go to the smaller power (the least
    departure from what the model learned: more correction bought nothing on the one dev set
    with neutral faces), then to CK+48. Until session 19 CK+48 broke the power ties, but it has
    no neutral faces, so it always rewarded the stronger correction, which costs on faces with
-   the training mix (fixed before the candidate it was applied to was trained).
+   the training mix (fixed before the first candidate it judged had finished training).
 2. **Model** (:func:`choose_model`, the incumbent first): CK+ full-res first, but a difference
    no larger than one photo can make (:func:`one_photo_margin`, the weight of one photo of the
    smallest class) is a tie. Ties go to CK+48, which has almost five times the subjects, but a
