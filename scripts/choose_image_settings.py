@@ -66,7 +66,8 @@ def main(argv=None) -> int:
                         help="the training script's array cache (for the training class prior)")
     parser.add_argument("--tie-margin", type=float, default=None,
                         help="CK+ full-res balanced accuracy differences between models up to "
-                             "this are ties, decided by CK+48 (default: one photo's weight)")
+                             "this are ties, decided by CK+48, and so are capture-robustness "
+                             "losses in step 3 (default: one photo's weight)")
     args = parser.parse_args(argv)
     if args.apply and len(args.models) != 1:
         parser.error("--apply takes exactly one model")
