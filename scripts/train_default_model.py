@@ -3,8 +3,9 @@
     nohup nice -n 10 .venv/bin/python scripts/train_default_model.py --minutes 95 \
         --batch-size 128 --steps-per-epoch 200 --early-stop 1000 > /tmp/train_default.log 2>&1 &
 
-(the shipped model: that command with ``--resume`` from an earlier 45-minute run, then
-``--evaluate-only ... --notes saved_models/model_card_notes.md``; see its model card).
+(the shipped model: four runs of this script, each resumed from the last, then
+``choose_image_settings.py --apply`` and ``--evaluate-only ... --notes
+saved_models/model_card_notes.md``; the commands are in docs/image_model.md and its model card).
 
 Data (:mod:`xfer_keras.training.fer2013_arrays`): the sharp FER2013 train copy
 ($XFER_DATA_DIR/fer2013_sharp/train, test duplicates and conflicting duplicates dropped), a
@@ -161,6 +162,19 @@ def _distillation_lines(record: dict | None) -> list[str]:
             "the labels."]
 
 
+def _validation_meaning(extra: dict, labels: str | None) -> str:
+    """What the card's best validation accuracy is: with a second head, the mean of both heads'
+    (each one's figure at the best epoch, from the history); else the main head's."""
+    main = " (argmax of the FER+ vote distributions)" if labels == "ferplus" else ""
+    history, epoch = extra.get("history") or {}, extra.get("best_epoch") or 0
+    first, second = history.get("val_first_accuracy"), history.get("val_second_accuracy")
+    if not (first and second and 0 < epoch <= min(len(first), len(second))):
+        return main
+    heads = ", ".join(f"`{h}`" for h in extra.get("heads") or {}) or "the second"
+    return (f", the mean of both heads at the best epoch: the main head {first[epoch - 1]:.4f}"
+            f"{main}, the {heads} head {second[epoch - 1]:.4f} against its own labels")
+
+
 def write_model_card(path: Path, model_file: Path, clf, evaluations: dict, info: dict,
                      notes: str = "") -> None:
     """The model card from the model's embedded config and the test evaluations (name ->
@@ -238,8 +252,7 @@ def write_model_card(path: Path, model_file: Path, clf, evaluations: dict, info:
            "(`benchmarks/image_model_speed.py`); the saved model is float32 and runs under the "
            "package's AVX2 cap."] if extra.get("training_precision") else []),
         f"- Best validation accuracy: {extra.get('best_val_accuracy', float('nan')):.4f}"
-        + (" (argmax of the FER+ vote distributions)" if info.get("labels") == "ferplus"
-           else "") + ".",
+        + _validation_meaning(extra, info.get("labels")) + ".",
         "",
         "## Results on FER2013 test",
         f"- FER2013 labels ({len(evaluation.y_true)} images): **accuracy "

@@ -95,7 +95,15 @@ def test_blurred_copy_warns_and_two_heads_train(script, sharp_data, tmp_path, ca
     assert head.model.get_layer("bam3") is clf.model.get_layer("bam3")  # a view, not a copy
     for key in ("fer2013_test_head_fer2013", "fer2013_test_ferplus_majority_head_fer2013"):
         assert 0.0 <= clf.config.extra[key]["accuracy"] <= 1.0
-    assert "Extra head `fer2013`" in card.read_text()
+    text = card.read_text()
+    assert "Extra head `fer2013`" in text
+    # the best validation accuracy is the mean of the heads', and the card says each one's
+    extra = clf.config.extra
+    epoch, history = extra["best_epoch"], extra["history"]
+    first, second = (history[k][epoch - 1] for k in ("val_first_accuracy", "val_second_accuracy"))
+    assert extra["best_val_accuracy"] == pytest.approx((first + second) / 2, abs=1e-4)
+    assert (f"the main head {first:.4f} (argmax of the FER+ vote distributions), the `fer2013` "
+            f"head {second:.4f}") in text
     with pytest.raises(KeyError):
         clf.with_head("nope")
 
