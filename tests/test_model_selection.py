@@ -208,8 +208,8 @@ def test_a_posed_tie_goes_to_the_challenger_only_on_every_other_count():
 
 
 def test_the_chooser_on_the_shipped_model_picks_the_settings_stored_in_it(ckplus_dir,
-                                                                         shipped_classifier,
-                                                                         tmp_path):
+                                                                        shipped_classifier,
+                                                                        tmp_path):
     """Known answer, end to end on the real dev sets: with the training mix recorded in its file,
     ``choose_image_settings.py`` picks the shipped model's own settings (session 20): the box
     crop without margin, turned so the eyes are level, and prior power 0.5, which wins outright
