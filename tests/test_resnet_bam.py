@@ -164,3 +164,20 @@ def test_registered_wide_net_grows_into_its_deep_twin():
     x = np.random.default_rng(2).uniform(size=(3, 48, 48, 1)).astype("float32")
     np.testing.assert_allclose(_logits(target, x), _logits(source, x), atol=1e-4)
     assert 4 * target.count_params() < 50e6  # float32 weights within the 50 MB model budget
+
+
+def test_registered_wide_net_grows_into_its_stride_one_stem_twin():
+    """``resnet_bam_wide_s1`` has the shipped net's weights, shape for shape, with every stage at
+    twice the resolution: ``grow_into`` copies all of them (nothing starts as the identity), and
+    the Grad-CAM layer gets a 12x12 map where the shipped net has 6x6."""
+    from xfer_keras.models.resnet_bam import grow_into
+
+    source = _with_trained_statistics(create("resnet_bam_wide", input_size=48, channels=1))
+    target = create("resnet_bam_wide_s1", input_size=48, channels=1)
+    record = grow_into(target, source)
+    assert record["identity_blocks"] == []
+    assert record["copied"] == sum(1 for layer in source.layers if layer.weights)
+    for a, b in zip(target.get_weights(), source.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert source.get_layer("bam3").output.shape[1:3] == (6, 6)
+    assert target.get_layer("bam3").output.shape[1:3] == (12, 12)

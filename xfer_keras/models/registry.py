@@ -89,6 +89,14 @@ register(ModelSpec(
                 "faces; grows from a trained resnet_bam_wide with identity-initialised blocks "
                 "(resnet_bam.grow_into)"))
 register(ModelSpec(
+    "resnet_bam_wide_s1", _small((1, 1, 1, 1), (64, 128, 256, 512), (1, 2, 2, 2), 32,
+                                 "resnet_bam_wide_s1", stem_stride=1),
+    input_size=48, channels=1, preprocessing="unit",
+    description="resnet_bam_wide with a 3x3/1 stem: every stage at twice the resolution "
+                "(48-24-12-6 instead of 24-12-6-3), 4x the arithmetic, the same weights' shapes; "
+                "a teacher grown from a trained resnet_bam_wide (resnet_bam.grow_into copies "
+                "every layer)"))
+register(ModelSpec(
     "tiny_bam", _small((1, 1), (8, 16), (2, 2), 8, "tiny_bam", bam_after=(0,)),
     input_size=64, channels=3, preprocessing="unit",
     description="a few convolutions and one BAM: for tests and CI only"))
