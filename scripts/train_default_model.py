@@ -584,7 +584,8 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
         grown = None
         if loaded.config.architecture not in (None, args.arch):
             # a deeper net of the same family: the trained layers copied, the new blocks
-            # starting as the identity (same answers at step 0)
+            # starting as the identity (same answers at step 0); a net with other strides
+            # (resnet_bam_wide_s1) gets the weights but not the answers
             from xfer_keras.models.resnet_bam import grow_into
 
             model = create(args.arch, input_size=args.input_size, channels=args.channels,

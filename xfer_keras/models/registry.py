@@ -93,7 +93,7 @@ register(ModelSpec(
                                  "resnet_bam_wide_s1", stem_stride=1),
     input_size=48, channels=1, preprocessing="unit",
     description="resnet_bam_wide with a 3x3/1 stem: every stage at twice the resolution "
-                "(48-24-12-6 instead of 24-12-6-3), 4x the arithmetic, the same weights' shapes; "
+                "(48-24-12-6 instead of 24-12-6-3), 4x the arithmetic, the same weight shapes; "
                 "a teacher grown from a trained resnet_bam_wide (resnet_bam.grow_into copies "
                 "every layer)"))
 register(ModelSpec(

@@ -192,7 +192,9 @@ def grow_into(target: keras.Model, source: keras.Model) -> dict:
     2-2-2-2) are identity blocks: their last batch norm starts with ``gamma = beta = 0``, so the
     residual branch adds nothing and ``relu(x + 0) = x`` for the (post-ReLU) block input. The
     grown model answers exactly like ``source`` and fine-tunes from there (the "zero-gamma"
-    start of Goyal et al. 2017) instead of training the deeper net from scratch.
+    start of Goyal et al. 2017) instead of training the deeper net from scratch. A target with
+    other strides but the same layers (``resnet_bam_wide_s1``) takes the weights too, but not the
+    function: its layers then see the face at another scale.
 
     Returns ``{"copied": n_layers, "identity_blocks": [block names]}``; raises ValueError when a
     source layer is missing from ``target``, has another shape, or an added block changes the
