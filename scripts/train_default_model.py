@@ -223,7 +223,12 @@ def write_model_card(path: Path, model_file: Path, clf, evaluations: dict, info:
         *_distillation_lines(extra.get("distillation")),
         f"- Test: FER2013 `test` ({info['n_test']} images), used only for the figures below.",
         "- Augmentation: horizontal flip, rotation +-10 deg, zoom +-10%, shift +-10%, "
-        "brightness/contrast jitter; class weights (inverse frequency, square root).",
+        "brightness/contrast jitter"
+        + (", the studio recipe's gamma and side light"
+           if extra.get("recipe", {}).get("augmentation") == "studio" else "")
+        + (f", random erasing of one rectangle in {extra['recipe']['erasing']:.0%} of the images"
+           if extra.get("recipe", {}).get("erasing") else "")
+        + "; class weights (inverse frequency, square root).",
         "",
         "## Training",
         f"- Recipe: Adam lr {extra.get('recipe', {}).get('learning_rate')}, batch "
@@ -380,6 +385,9 @@ def main(argv=None) -> int:
                         help="training augmentation (xfer_keras.data.image_folders.make_dataset): "
                              "studio adds gamma, harder contrast, side light and +-15 degree "
                              "rolls, the changes benchmarks/capture_robustness.py measures")
+    parser.add_argument("--erasing", type=float, default=0.0,
+                        help="share of training images with one random rectangle replaced by "
+                             "noise (random erasing; make_dataset's erasing)")
     parser.add_argument("--quick", action="store_true", help="tiny subset, 1 epoch (CI)")
     parser.add_argument("--card", default=None, help="model card path (default next to --out)")
     parser.add_argument("--notes", default=None,
@@ -624,7 +632,7 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
                          reduce_lr_patience=args.patience if args.schedule == "plateau" else 0,
                          reduce_lr_factor=args.lr_factor,
                          early_stopping_patience=args.early_stop,
-                         augmentation=args.augmentation)
+                         augmentation=args.augmentation, erasing=args.erasing)
     out = Path(args.out)
     extra_callbacks = []
     if args.schedule == "time-cosine":

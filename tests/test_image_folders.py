@@ -109,6 +109,32 @@ def test_studio_augmentation_changes_exposure_and_lights_one_side():
         make_dataset(x, y, augment=True, augmentation="underwater")
 
 
+def test_random_erasing_replaces_one_rectangle_in_the_asked_share_of_images():
+    """On flat grey faces every changed pixel is an erased one: each erased image holds one
+    axis-aligned rectangle of 2-33 % of the area, about the asked share of images gets one, and
+    without erasing the basic recipe's output is unchanged (same seed, same draws)."""
+    x = np.full((400, 24, 24, 1), 128, np.uint8)
+    y = np.zeros(400, int)
+
+    def batch(**kw):
+        return next(iter(make_dataset(x, y, batch_size=400, augment=True, seed=5, **kw)))[0].numpy()
+
+    basic, erased = batch(), batch(erasing=0.5)
+    changed = np.abs(erased - basic)[..., 0] > 1e-3  # flat images: jitter moves only the level
+    hit = changed.any(axis=(1, 2))
+    assert 0.4 < hit.mean() < 0.6
+    for mask in changed[hit][:50]:
+        rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+        box = np.zeros_like(mask)
+        box[rows.min():rows.max() + 1, cols.min():cols.max() + 1] = True
+        assert box.sum() <= 0.34 * mask.size and box.sum() >= 1
+        assert mask[box].mean() > 0.95  # the rectangle is filled (noise may equal the level)
+        assert not mask[~box].any()
+    np.testing.assert_array_equal(batch(erasing=0.0), basic)
+    with pytest.raises(ValueError, match="erasing"):
+        make_dataset(x, y, augment=True, erasing=1.5)
+
+
 @pytest.mark.real_data
 def test_fer2013_duplicates_and_listing(fer2013_dir):
     bad = fer2013_conflicting_duplicates(fer2013_dir)

@@ -66,14 +66,14 @@ def test_blurred_copy_warns_and_two_heads_train(script, sharp_data, tmp_path, ca
     """The blurred copy is measured and warned about; FER+ vote targets train the model's head
     and ``--second-head fer2013`` a FER2013-label head beside it: one output in the file (plain
     Keras load), the extra head in the config, a view on the same trunk with its own figures;
-    ``--augmentation studio`` trains and is recorded in the recipe."""
+    ``--augmentation studio`` and ``--erasing`` train and are recorded in the recipe and card."""
     import keras
     import numpy as np
 
     out, card = tmp_path / "ferplus.keras", tmp_path / "CARD.md"
     assert script.main(["--quick", "--train-copy", "blurred", "--labels", "ferplus",
                         "--second-head", "fer2013", "--second-head-weight", "0.5",
-                        "--augmentation", "studio",
+                        "--augmentation", "studio", "--erasing", "0.5",
                         "--out", str(out), "--card", str(card), "--cache", ""]) == 0
     err = capsys.readouterr().err
     assert "WARNING: the train images are blurrier than the test images" in err
@@ -85,6 +85,7 @@ def test_blurred_copy_warns_and_two_heads_train(script, sharp_data, tmp_path, ca
     assert clf.heads == ("fer2013",) and info["second_head"] == "fer2013"
     assert clf.config.extra["second_head_weight"] == 0.5
     assert clf.config.extra["recipe"]["augmentation"] == "studio"
+    assert clf.config.extra["recipe"]["erasing"] == 0.5
     assert keras.saving.load_model(out, compile=False).output_shape == (None, 7)
     head = clf.with_head("fer2013")
     assert head.config.prior_correction is None and head.heads == ()
@@ -97,6 +98,7 @@ def test_blurred_copy_warns_and_two_heads_train(script, sharp_data, tmp_path, ca
         assert 0.0 <= clf.config.extra[key]["accuracy"] <= 1.0
     text = card.read_text()
     assert "Extra head `fer2013`" in text
+    assert "random erasing of one rectangle in 50% of the images" in text
     # the best validation accuracy is the mean of the heads', and the card says each one's
     extra = clf.config.extra
     epoch, history = extra["best_epoch"], extra["history"]

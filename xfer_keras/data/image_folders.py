@@ -254,7 +254,7 @@ def make_dataset(images: np.ndarray, labels: np.ndarray | None = None, batch_siz
                  shuffle: bool = False, augment: bool = False, seed: int = 0,
                  preprocess=None, repeat: bool = False, drop_remainder: bool = False,
                  size: int | None = None, channels: int | None = None,
-                 augmentation: str = "basic"):
+                 augmentation: str = "basic", erasing: float = 0.0):
     """``tf.data.Dataset`` over uint8 arrays ``(N, H, W, C)``: shuffle, augment, batch.
 
     Augmentation (training only), ``augmentation="basic"``: random horizontal flip, random
@@ -262,7 +262,10 @@ def make_dataset(images: np.ndarray, labels: np.ndarray | None = None, batch_siz
     jitter. ``"studio"`` widens it towards other capture set-ups
     (:mod:`xfer_keras.data.capture_shifts`): rotation +-15 degrees, contrast x0.6-1.5, a gamma
     of 0.5-2 (log-uniform) and, for half the images, light falling off linearly across the face
-    from a random direction (down to x0.4-1 at the far corner). ``preprocess`` is
+    from a random direction (down to x0.4-1 at the far corner). ``erasing`` (training only) is
+    the share of images that get random erasing (Zhong et al. 2020) after the jitter: one
+    rectangle of 2-33 % of the image, aspect 0.3-3.3, filled with uniform noise, so that no
+    single face region can carry the answer alone. ``preprocess`` is
     applied to the float32 batch in ``[0, 255]`` (e.g. ``lambda x: x / 255``). ``size`` /
     ``channels`` resize (bilinear, after augmentation) and convert gray <-> RGB on the fly, so a
     48x48 gray dataset can feed a 224x224 RGB model without a 224x224 copy in memory.
@@ -271,6 +274,8 @@ def make_dataset(images: np.ndarray, labels: np.ndarray | None = None, batch_siz
 
     if augmentation not in AUGMENTATIONS:
         raise ValueError(f"unknown augmentation {augmentation!r}; known: {AUGMENTATIONS}")
+    if not 0.0 <= erasing <= 1.0:
+        raise ValueError(f"erasing is a share of images, in [0, 1]; got {erasing}")
     studio = augmentation == "studio"
     images = np.asarray(images)
     if images.ndim != 4:
@@ -312,7 +317,24 @@ def make_dataset(images: np.ndarray, labels: np.ndarray | None = None, batch_siz
         x = tf.clip_by_value((x - mean) * gain + mean + bias, 0.0, 255.0)
         if studio:
             x = _studio_light(x, n)
+        if erasing > 0:  # no draws otherwise: the other recipes' streams stay as they were
+            x = _erase(x, n)
         return x
+
+    def _erase(x, n):
+        area = rng.uniform((n, 1, 1), 0.02, 0.33) * float(h * w)
+        aspect = tf.exp(rng.uniform((n, 1, 1), np.log(0.3), np.log(1 / 0.3)))
+        eh = tf.minimum(tf.sqrt(area * aspect), float(h))
+        ew = tf.minimum(tf.sqrt(area / aspect), float(w))
+        y0 = rng.uniform((n, 1, 1)) * (float(h) - eh)
+        x0 = rng.uniform((n, 1, 1)) * (float(w) - ew)
+        ys, xs = tf.meshgrid(tf.range(h, dtype=tf.float32), tf.range(w, dtype=tf.float32),
+                             indexing="ij")
+        inside = ((ys[None] >= y0) & (ys[None] < y0 + eh)
+                  & (xs[None] >= x0) & (xs[None] < x0 + ew)
+                  & (rng.uniform((n, 1, 1)) < erasing))
+        noise = rng.uniform(tf.shape(x), 0.0, 255.0)
+        return tf.where(inside[..., None], noise, x)
 
     def _studio_light(x, n):
         log_gamma = rng.uniform((n, 1, 1, 1), np.log(0.5), np.log(2.0))

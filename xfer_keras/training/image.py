@@ -32,6 +32,7 @@ class TrainRecipe:
     early_stopping_patience: int = 10
     augment: bool = True
     augmentation: str = "basic"  # make_dataset's recipe: "basic" or "studio" (capture shifts)
+    erasing: float = 0.0  # make_dataset's share of images with one randomly erased rectangle
     class_weights: bool = True
     label_smoothing: float = 0.0
     monitor: str = "val_accuracy"
@@ -194,7 +195,7 @@ def fit_classifier(classifier, x_train, y_train, x_val=None, y_val=None, recipe=
     shape = dict(size=classifier.input_size, channels=classifier.channels)
     train_ds = make_dataset(x_train, y_train, batch_size=batch, shuffle=True,
                             augment=recipe.augment, seed=seed, preprocess=prep,
-                            augmentation=recipe.augmentation, **shape)
+                            augmentation=recipe.augmentation, erasing=recipe.erasing, **shape)
     val_ds = None
     if x_val is not None:
         val_ds = make_dataset(x_val, y_val, batch_size=batch, preprocess=prep, **shape)
