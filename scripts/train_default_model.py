@@ -304,7 +304,10 @@ def main(argv=None) -> int:
     parser.add_argument("--input-size", type=int, default=48)
     parser.add_argument("--channels", type=int, default=1)
     parser.add_argument("--minutes", type=float, default=50.0, help="time box for training")
-    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="most (pseudo-)epochs; default: 100 with --schedule plateau, none "
+                             "with time-cosine (the time box ends training, so an epoch cap "
+                             "never cuts the cosine short)")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--patience", type=int, default=2, help="epochs before LR is divided")
@@ -628,7 +631,7 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
             clf.config.extra["heads"] = {args.second_head: stored}
     print(clf, f"{model.count_params():,} params", flush=True)
     recipe = TrainRecipe(learning_rate=args.lr, batch_size=args.batch_size,
-                         epochs=1 if args.quick else args.epochs,
+                         epochs=1 if args.quick else epoch_cap(args),
                          reduce_lr_patience=args.patience if args.schedule == "plateau" else 0,
                          reduce_lr_factor=args.lr_factor,
                          early_stopping_patience=args.early_stop,
@@ -656,6 +659,16 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
                              history={k: [float(v) for v in vals]
                                       for k, vals in history.history.items()})
     return best, recipe
+
+
+def epoch_cap(args) -> int:
+    """``--epochs``, else 100 for the plateau schedule and no cap for the time-cosine one: its
+    learning rate falls to its floor at the deadline, which a cap reached earlier would cut short
+    (session 22 found runs stopped at 100 pseudo-epochs with the rate still at 40 % of its
+    start)."""
+    if args.epochs is not None:
+        return args.epochs
+    return 100 if args.schedule == "plateau" else 1_000_000
 
 
 def two_head_fit_options(clf, args, y_tr, recipe, extra_callbacks) -> dict:

@@ -354,3 +354,13 @@ def test_an_ensemble_teacher_answers_with_the_mean_of_its_teachers(script, sharp
     with pytest.raises(SystemExit):  # two teachers, one answers file
         script.main(["--quick", "--teacher", *args.teacher, "--teacher-answers", str(answers[0]),
                      "--answers-only"])
+
+
+def test_an_epoch_cap_never_cuts_a_time_cosine_schedule_short(script):
+    """With the time-cosine schedule the deadline ends training (the rate reaches its floor
+    there); the paper's plateau schedule keeps its 100-epoch cap; an explicit --epochs wins."""
+    from argparse import Namespace
+
+    assert script.epoch_cap(Namespace(epochs=None, schedule="time-cosine")) >= 100_000
+    assert script.epoch_cap(Namespace(epochs=None, schedule="plateau")) == 100
+    assert script.epoch_cap(Namespace(epochs=7, schedule="time-cosine")) == 7
