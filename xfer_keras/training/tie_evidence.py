@@ -7,6 +7,33 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def validation_sets(cache: str | Path | None) -> dict:
+    """The FER2013 validation split of the training script, keyed by label set: ``"ferplus"``
+    (FER+ majority, images without one left out) and ``"fer2013"`` (FER2013's own labels), each
+    ``(uint8 images, labels)``."""
+    import numpy as np
+
+    from xfer_keras.data.ferplus import majority_labels, read_ferplus_votes
+    from xfer_keras.training.fer2013_arrays import load_fer2013_arrays
+
+    data = load_fer2013_arrays(48, 1, Path(cache) if cache else None)
+    labels, kept = majority_labels(read_ferplus_votes(), data.rel_val)
+    return {"ferplus": (data.x_val[kept], labels[kept]),
+            "fer2013": (data.x_val, np.asarray(data.y_val))}
+
+
+def validation_correctness(clf, sets: dict, main_labels: str) -> dict:
+    """Per-image correctness of each head of ``clf`` (its own probabilities, at its mirror
+    setting, no prior correction) against the labels it learned, keyed by label set: the main
+    head's (``main_labels``), and a ``"fer2013"`` head FER2013's; so only like heads compare."""
+    from xfer_keras.models.classifier import EmotionClassifier
+
+    raw = EmotionClassifier(clf.model, {**clf.config.to_dict(), "prior_correction": None})
+    views = {main_labels: raw, **{h: raw.with_head(h) for h in raw.heads if h in sets}}
+    return {labels: view.predict_proba(sets[labels][0]).argmax(1) == sets[labels][1]
+            for labels, view in views.items()}
+
+
 class TieEvidence:
     """The dev evidence of :func:`~xfer_keras.training.model_selection.break_posed_tie` for a
     model at its chosen settings: per-image correctness on the FER2013 validation split of each
@@ -17,18 +44,11 @@ class TieEvidence:
     validation arrays and the changed photos are prepared once, for every model."""
 
     def __init__(self, cache: str | Path | None, frame, full):
-        import numpy as np
-
-        from xfer_keras.data.ferplus import majority_labels, read_ferplus_votes
         from xfer_keras.emotions import EMOTIONS7
         from xfer_keras.face import LandmarkDetector
         from xfer_keras.training.dev_sets import shifted_face_sets
-        from xfer_keras.training.fer2013_arrays import load_fer2013_arrays
 
-        data = load_fer2013_arrays(48, 1, Path(cache) if cache else None)
-        labels, kept = majority_labels(read_ferplus_votes(), data.rel_val)
-        self.val = {"ferplus": (data.x_val[kept], labels[kept]),  # by label set
-                    "fer2013": (data.x_val, np.asarray(data.y_val))}
+        self.val = validation_sets(cache)
         with LandmarkDetector("dlib", fallback="mediapipe") as detector:
             self.changed = [faces for name, faces in shifted_face_sets(frame, detector=detector)
                             if name != "as captured"]
@@ -42,12 +62,8 @@ class TieEvidence:
         from xfer_keras.models.classifier import EmotionClassifier
 
         clf = EmotionClassifier.load(row["model"])
+        validation = validation_correctness(clf, self.val, row["labels"])
         clf.config.prior_correction = None
-        # each head against the labels it learned: the main head's (FER+ or FER2013), a
-        # "fer2013" head FER2013's; keyed by label set, so only like heads are compared
-        views = {row["labels"]: clf, **{h: clf.with_head(h) for h in clf.heads if h in self.val}}
-        validation = {labels: view.predict_proba(self.val[labels][0]).argmax(1)
-                      == self.val[labels][1] for labels, view in views.items()}
         if row["power"]:
             clf.config.prior_correction = {"prior": row["prior"], "power": row["power"]}
         capture = float(np.mean([faces.score(clf.predict_proba, 224, **row["crop"])
