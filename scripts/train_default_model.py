@@ -235,6 +235,7 @@ def write_model_card(path: Path, model_file: Path, clf, evaluations: dict, info:
         f"{extra.get('recipe', {}).get('batch_size')}, "
         + ("cosine decay of the LR over the wall-clock time box"
            if extra.get("schedule") == "time-cosine" else
+           "a constant LR" if extra.get("schedule") == "constant" else
            f"LR x{extra.get('recipe', {}).get('reduce_lr_factor')} after "
            f"{extra.get('recipe', {}).get('reduce_lr_patience')} epochs without validation "
            "improvement")
@@ -320,8 +321,14 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(REPO / "saved_models" /
                                              "emotion_default.keras"))
     parser.add_argument("--cache", default="/tmp/xfer_fer2013_48_gray.npz")
-    parser.add_argument("--schedule", choices=("plateau", "time-cosine"), default="time-cosine",
-                        help="LR /factor on plateau (paper) or cosine decay over the time box")
+    parser.add_argument("--schedule", choices=("plateau", "time-cosine", "constant"),
+                        default="time-cosine",
+                        help="LR /factor on plateau (paper), cosine decay over the time box, or "
+                             "constant (with --snapshots: the stretch a weight average needs)")
+    parser.add_argument("--snapshots", default=None, metavar="DIR",
+                        help="also save the classifier every --snapshot-every epochs as "
+                             "DIR/epoch_NNN.keras, for scripts/average_weights.py (SWA)")
+    parser.add_argument("--snapshot-every", type=int, default=5)
     parser.add_argument("--train-copy", choices=("sharp", "blurred"), default="sharp",
                         help="FER2013 train images: fer2013_sharp (default; test duplicates "
                              "dropped) or the shared blurred fer2013/train")
@@ -578,7 +585,7 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
     """Fit (or resume) the model in the time box; returns (best checkpoint, recipe)."""
     from xfer_keras.models.classifier import EmotionClassifier
     from xfer_keras.models.registry import create, get_spec, model_config
-    from xfer_keras.training.image import TimeCosineLR, TrainRecipe, fit_classifier
+    from xfer_keras.training.image import Snapshots, TimeCosineLR, TrainRecipe, fit_classifier
 
     if args.precision != "float32":
         import keras
@@ -640,6 +647,9 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
     extra_callbacks = []
     if args.schedule == "time-cosine":
         extra_callbacks.append(TimeCosineLR(args.lr, deadline))
+    if args.snapshots:
+        extra_callbacks.append(Snapshots(clf, args.snapshots, args.snapshot_every,
+                                         extra={"recipe": dataclasses.asdict(recipe)}))
     clf.config.extra["schedule"] = args.schedule
     steps = args.steps_per_epoch if not args.quick else 0
     fit_options = {}
@@ -668,7 +678,7 @@ def epoch_cap(args) -> int:
     start)."""
     if args.epochs is not None:
         return args.epochs
-    return 100 if args.schedule == "plateau" else 1_000_000
+    return 100 if args.schedule == "plateau" else 1_000_000  # time-cosine, constant
 
 
 def two_head_fit_options(clf, args, y_tr, recipe, extra_callbacks) -> dict:

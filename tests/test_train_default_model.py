@@ -270,9 +270,18 @@ def test_teacher_targets_are_what_the_student_trains_on(script, sharp_data, tmp_
     assert answers.is_file() and not out.exists()
     # the student then trains on them after the teacher file is gone
     teacher_file.rename(tmp_path / "elsewhere.keras")
-    assert script.main(distil) == 0
+    snapshots = tmp_path / "snapshots"  # constant rate + snapshots: what a weight average needs
+    assert script.main([*distil, "--schedule", "constant", "--snapshots", str(snapshots),
+                        "--snapshot-every", "1"]) == 0
     teacher_file = (tmp_path / "elsewhere.keras").rename(teacher_file)
     student = EmotionClassifier.load(out)
+    assert student.config.extra["schedule"] == "constant"
+    assert "snapshot_epoch" not in student.config.extra
+    snapshot = EmotionClassifier.load(snapshots / "epoch_001.keras")  # the one epoch: the best
+    assert snapshot.config.extra["snapshot_epoch"] == 1
+    assert snapshot.config.extra["heads"]["fer2013"] == student.config.extra["heads"]["fer2013"]
+    for got, want in zip(snapshot.model.get_weights(), student.model.get_weights()):
+        np.testing.assert_array_equal(got, want)
     record = student.config.extra["distillation"]
     assert record["teacher"] == str(teacher_file) and record["weight"] == 1.0
     assert record["teacher_architecture"] == "resnet_small_bam"
@@ -282,6 +291,7 @@ def test_teacher_targets_are_what_the_student_trains_on(script, sharp_data, tmp_
     assert 0.0 <= record["teacher_agreement_with_targets"] <= 1.0
     card = (tmp_path / "CARD.md").read_text()
     assert "Distilled (`--teacher`): every training target is 0 x its label + 1 x" in card
+    assert "batch 64, a constant LR, " in card
     assert "the mean over 12 views: identity, identity+mirror, left" in card
 
     data = load_fer2013_arrays(48, 1, None, quick=True)

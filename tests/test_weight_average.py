@@ -129,3 +129,24 @@ def test_an_average_of_mixed_precision_checkpoints_computes_in_float32():
     x = _images().astype(np.float32) / 255.0  # (the bf16 member itself cannot run here)
     np.testing.assert_allclose(np.asarray(clone(x)),
                                np.asarray(average_classifiers([a, a]).model(x)), atol=1e-6)
+
+
+def test_snapshots_are_written_every_n_epochs_and_average_back(tmp_path):
+    from xfer_keras.models.classifier import EmotionClassifier
+    from xfer_keras.training.image import Snapshots
+    from xfer_keras.training.weight_average import average_classifiers
+
+    clf = _classifier(0)
+    callback = Snapshots(clf, tmp_path / "snaps", every=2)
+    for epoch in range(5):
+        clf.model.get_layer("logits").bias.assign(np.full(7, float(epoch), np.float32))
+        callback.on_epoch_end(epoch)
+    files = sorted(p.name for p in (tmp_path / "snaps").iterdir())
+    assert files == ["epoch_002.keras", "epoch_004.keras"]
+    assert "snapshot_epoch" not in clf.config.extra
+    snaps = [EmotionClassifier.load(tmp_path / "snaps" / name) for name in files]
+    assert [s.config.extra["snapshot_epoch"] for s in snaps] == [2, 4]
+    soup = average_classifiers(snaps)  # the biases were 1 and 3
+    np.testing.assert_allclose(np.asarray(soup.model.get_layer("logits").bias), 2.0)
+    with pytest.raises(ValueError, match="every"):
+        Snapshots(clf, tmp_path, every=0)

@@ -78,6 +78,31 @@ class BestCheckpoint:
         return _Callback()
 
 
+class Snapshots:
+    """Keras callback factory: save the classifier every ``every`` epochs as
+    ``directory/epoch_NNN.keras`` (atomically, config and extra heads included), for a later
+    weight average of the run's last stretch (SWA; :mod:`xfer_keras.training.weight_average`)."""
+
+    def __new__(cls, classifier, directory, every: int = 1, extra=None):
+        import keras
+
+        if every < 1:
+            raise ValueError(f"snapshot every >= 1 epoch, got {every}")
+        directory = Path(directory)
+
+        class _Callback(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                if (epoch + 1) % every:
+                    return
+                classifier.config.extra.update(extra or {})
+                classifier.config.extra["snapshot_epoch"] = epoch + 1
+                directory.mkdir(parents=True, exist_ok=True)
+                classifier.save(directory / f"epoch_{epoch + 1:03d}.keras")
+                classifier.config.extra.pop("snapshot_epoch")
+
+        return _Callback()
+
+
 class Deadline:
     """Keras callback factory: stop training when the next epoch would pass ``deadline``."""
 
