@@ -1,12 +1,14 @@
 """Average the weights of classifiers fine-tuned from one start into one model, and score it.
 
     python scripts/average_weights.py A.keras B.keras [C.keras ...] --out SOUP.keras
-        [--weights 0.5 0.5] [--recompute-bn]
+        [--weights 0.5 0.5] [--recompute-bn] [--compare OTHER.keras ...] [--score-members]
 
 Writes the mean-weight network (:func:`xfer_keras.training.weight_average.average_classifiers`:
-trunk, batch-norm statistics and extra heads; the members' files and sha256 in the config) and
-prints each head's accuracy on the training script's validation split for every member and for
-the average, each at the first member's mirror setting, no prior correction. The validation
+trunk, batch-norm statistics and extra heads; the members' files and sha256 in the config; the
+first member's settings) and prints each head's accuracy on the training script's validation
+split for the average, each ``--compare`` model (e.g. the shipped one) and, with
+``--score-members``, every member, all at the average's mirror setting (``--mirror``), no prior
+correction (snapshots of a training run: ``train_default_model.py --snapshots``). The validation
 split only: the settings and the model choice are then made as for any candidate
 (``choose_image_settings.py OLD SOUP``, ``train_default_model.py --evaluate-only``).
 """
@@ -32,6 +34,13 @@ def main(argv=None) -> int:
     parser.add_argument("--recompute-bn", action="store_true",
                         help="re-estimate the batch-norm statistics on the training images "
                              "instead of averaging them")
+    parser.add_argument("--compare", nargs="+", default=[], metavar="MODEL",
+                        help="also score these models (e.g. the shipped one)")
+    parser.add_argument("--score-members", action="store_true",
+                        help="also score every member (a forward pass over validation each)")
+    parser.add_argument("--mirror", choices=("first", "on", "off"), default="first",
+                        help="mirror averaging for the average and the scores: the first "
+                             "member's setting, or on / off")
     parser.add_argument("--cache", default="/tmp/xfer_fer2013sharp_48_gray.npz",
                         help="the training script's array cache")
     args = parser.parse_args(argv)
@@ -53,15 +62,20 @@ def main(argv=None) -> int:
         model.set_weights(clf.model.get_weights())
         clf.model = model
     soup = average_classifiers(members, args.weights)
+    if args.mirror != "first":
+        soup.config.tta_flip = args.mirror == "on"
     if args.recompute_bn:
         data = load_fer2013_arrays(48, 1, Path(args.cache) if args.cache else None)
         recompute_batchnorm(soup, data.x_train)
     soup.save(args.out)
     sets = validation_sets(args.cache)
-    mirror = members[0].config.tta_flip
+    mirror = soup.config.tta_flip
     print(f"validation accuracy per head (mirror averaging {'on' if mirror else 'off'}, no prior "
           "correction)")
-    for name, clf in [*zip(args.members, members), (f"average -> {args.out}", soup)]:
+    scored = [*(zip(args.members, members) if args.score_members else ()),
+              *((path, EmotionClassifier.load(path)) for path in args.compare),
+              (f"average of {len(members)} -> {args.out}", soup)]
+    for name, clf in scored:
         clf.config.tta_flip = mirror
         scores = validation_correctness(clf, sets, model_labels(clf))
         print(f"  {name}: " + ", ".join(f"{labels} {ok.mean():.4f} (n={ok.size})"

@@ -150,3 +150,36 @@ def test_snapshots_are_written_every_n_epochs_and_average_back(tmp_path):
     np.testing.assert_allclose(np.asarray(soup.model.get_layer("logits").bias), 2.0)
     with pytest.raises(ValueError, match="every"):
         Snapshots(clf, tmp_path, every=0)
+
+
+def test_the_script_writes_the_average_and_scores_it_beside_the_members(tmp_path, monkeypatch,
+                                                                      capsys):
+    import importlib.util
+
+    from pathlib import Path
+
+    from xfer_keras.models.classifier import EmotionClassifier
+    from xfer_keras.training import tie_evidence
+
+    script_path = Path(__file__).resolve().parents[1] / "scripts" / "average_weights.py"
+    spec = importlib.util.spec_from_file_location("average_weights", script_path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    x = _images(n=12, seed=5)
+    labels = np.arange(12) % 7
+    monkeypatch.setattr(tie_evidence, "validation_sets",
+                        lambda cache: {"ferplus": (x, labels), "fer2013": (x, labels)})
+    paths = [tmp_path / "a.keras", tmp_path / "b.keras"]
+    for seed, path in enumerate(paths):
+        _classifier(seed).save(path)
+    out = tmp_path / "soup.keras"
+    assert script.main([*map(str, paths), "--out", str(out), "--mirror", "on",
+                        "--score-members", "--compare", str(paths[0])]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
+    assert len(lines) == 4 and lines[-1].startswith(f"  average of 2 -> {out}:")
+    assert all("fer2013 " in line and "(n=12)" in line for line in lines)
+    assert lines[0].split(":", 1)[1] == lines[2].split(":", 1)[1]  # member a == compared a
+    soup = EmotionClassifier.load(out)
+    assert soup.config.tta_flip and len(soup.config.extra["weight_average"]["members"]) == 2
+    with pytest.raises(SystemExit):
+        script.main([str(paths[0]), "--out", str(out)])
