@@ -111,8 +111,10 @@ def recompute_batchnorm(clf, images, batch_size: int = 256) -> None:
     if not layers:
         return
     saved = [layer.momentum for layer in layers]
-    for layer in layers:  # training=True below must move nothing else (dropout is harmless
-        layer.moving_mean.assign(np.zeros(layer.moving_mean.shape, np.float32))  # to the stats)
+    # training=True below moves only these statistics (in this package's networks dropout comes
+    # after the last batch-norm layer, so it cannot reach them; no optimizer step runs)
+    for layer in layers:
+        layer.moving_mean.assign(np.zeros(layer.moving_mean.shape, np.float32))
         layer.moving_variance.assign(np.ones(layer.moving_variance.shape, np.float32))
     try:
         for step, start in enumerate(range(0, len(images), batch_size)):
