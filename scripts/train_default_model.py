@@ -585,7 +585,7 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
     """Fit (or resume) the model in the time box; returns (best checkpoint, recipe)."""
     from xfer_keras.models.classifier import EmotionClassifier
     from xfer_keras.models.registry import create, get_spec, model_config
-    from xfer_keras.training.image import Snapshots, TimeCosineLR, TrainRecipe, fit_classifier
+    from xfer_keras.training.image import TimeCosineLR, TrainRecipe, fit_classifier
 
     if args.precision != "float32":
         import keras
@@ -647,9 +647,6 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
     extra_callbacks = []
     if args.schedule == "time-cosine":
         extra_callbacks.append(TimeCosineLR(args.lr, deadline))
-    if args.snapshots:
-        extra_callbacks.append(Snapshots(clf, args.snapshots, args.snapshot_every,
-                                         extra={"recipe": dataclasses.asdict(recipe)}))
     clf.config.extra["schedule"] = args.schedule
     steps = args.steps_per_epoch if not args.quick else 0
     fit_options = {}
@@ -658,7 +655,8 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
         recipe = dataclasses.replace(recipe, class_weights=False)  # inside the two-head loss
     history = fit_classifier(clf, x_tr, y_tr, x_va, y_va, recipe=recipe, checkpoint=out,
                              deadline=deadline, extra_callbacks=extra_callbacks,
-                             steps_per_epoch=steps or None, **fit_options)
+                             steps_per_epoch=steps or None, snapshots=args.snapshots,
+                             snapshot_every=args.snapshot_every, **fit_options)
     best = EmotionClassifier.load(out)
     if args.precision != "float32":
         best = float32_copy(best, args)
@@ -715,11 +713,10 @@ def float32_copy(clf, args):
     import keras
 
     from xfer_keras.models.classifier import EmotionClassifier
-    from xfer_keras.models.registry import create
+    from xfer_keras.training.weight_average import float32_clone
 
-    keras.mixed_precision.set_global_policy("float32")
-    model = create(clf.config.architecture, input_size=clf.input_size, channels=clf.channels,
-                   dropout=args.dropout)
+    keras.mixed_precision.set_global_policy("float32")  # for what is built after training too
+    model = float32_clone(clf.model)
     model.set_weights(clf.model.get_weights())
     clf.config.extra["training_precision"] = args.precision
     clf.config.extra["training_isa"] = os.environ.get("ONEDNN_MAX_CPU_ISA")

@@ -279,6 +279,7 @@ def test_teacher_targets_are_what_the_student_trains_on(script, sharp_data, tmp_
     assert "snapshot_epoch" not in student.config.extra
     snapshot = EmotionClassifier.load(snapshots / "epoch_001.keras")  # the one epoch: the best
     assert snapshot.config.extra["snapshot_epoch"] == 1
+    assert snapshot.config.extra["recipe"] == student.config.extra["recipe"]  # as trained
     assert snapshot.config.extra["heads"]["fer2013"] == student.config.extra["heads"]["fer2013"]
     for got, want in zip(snapshot.model.get_weights(), student.model.get_weights()):
         np.testing.assert_array_equal(got, want)

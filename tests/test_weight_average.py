@@ -126,6 +126,17 @@ def test_an_average_of_mixed_precision_checkpoints_computes_in_float32():
     clone = float32_clone(a.model)
     clone.set_weights(a.model.get_weights())
     assert clone.get_layer("conv").compute_dtype == "float32"
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")  # as in a bf16 training process
+    try:
+        from xfer_keras.models.registry import create
+
+        nested = create("tiny_bam", input_size=48, channels=1)  # BAM builds layers inside it
+        nested_clone = float32_clone(nested)
+        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"  # restored
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert {layer.compute_dtype for layer in nested._flatten_layers()} >= {"bfloat16"}
+    assert {layer.compute_dtype for layer in nested_clone._flatten_layers()} == {"float32"}
     x = _images().astype(np.float32) / 255.0  # (the bf16 member itself cannot run here)
     np.testing.assert_allclose(np.asarray(clone(x)),
                                np.asarray(average_classifiers([a, a]).model(x)), atol=1e-6)

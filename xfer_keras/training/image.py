@@ -186,7 +186,7 @@ def fit_classifier(classifier, x_train, y_train, x_val=None, y_val=None, recipe=
                    strategy=None, checkpoint=None, deadline: float | None = None,
                    steps_per_epoch: int | None = None, verbose: int = 0, seed: int = 0,
                    class_weight_power: float = 0.5, extra_callbacks=(), compile_model=True,
-                   train_model=None):
+                   train_model=None, snapshots=None, snapshot_every: int = 1):
     """Train ``classifier.model`` on uint8 image arrays with the recipe; returns the History.
 
     Args:
@@ -199,6 +199,8 @@ def fit_classifier(classifier, x_train, y_train, x_val=None, y_val=None, recipe=
         strategy: a ``tf.distribute.Strategy`` (MirroredStrategy, TPUStrategy, ...). The model
             must have been built under the same strategy's scope; default: the current one.
         checkpoint: path of the best-epoch ``.keras`` file (atomic writes); None = no file.
+        snapshots: a folder for the classifier every ``snapshot_every`` epochs (:class:`Snapshots`,
+            for a weight average); None = none.
         deadline: ``time.time()`` value after which no new epoch starts.
         train_model: the model to fit instead of ``classifier.model`` (compiled by the caller,
             ``compile_model=False``), e.g. a two-head model sharing its layers
@@ -253,6 +255,9 @@ def fit_classifier(classifier, x_train, y_train, x_val=None, y_val=None, recipe=
     if checkpoint is not None:
         callbacks.append(BestCheckpoint(classifier, checkpoint, monitor=monitor,
                                         extra={"recipe": dataclasses.asdict(recipe)}))
+    if snapshots is not None:
+        callbacks.append(Snapshots(classifier, snapshots, snapshot_every,
+                                   extra={"recipe": dataclasses.asdict(recipe)}))
     if deadline is not None:
         callbacks.append(Deadline(deadline))
     callbacks.extend(extra_callbacks)

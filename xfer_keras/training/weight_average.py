@@ -15,7 +15,6 @@ statistics); :func:`recompute_batchnorm` re-estimates them from images when they
 from __future__ import annotations
 
 import copy
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +37,13 @@ def float32_clone(model):
             config["dtype"] = "float32"
         return layer.__class__.from_config(config)
 
-    return keras.models.clone_model(model, clone_function=rebuild)
+    # layers built inside a layer (BAM's gates) take the global policy, not their parent's
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        return keras.models.clone_model(model, clone_function=rebuild)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def _signature(model) -> list:
@@ -46,11 +51,12 @@ def _signature(model) -> list:
 
 
 def _file_record(clf) -> dict:
+    from xfer_keras.assets import sha256_of
+
     path = getattr(clf, "model_file", None)
     if path is None or not Path(path).is_file():
         return {"file": None}
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    return {"file": Path(path).name, "sha256": digest}
+    return {"file": Path(path).name, "sha256": sha256_of(path)}
 
 
 def average_classifiers(members, weights=None):
