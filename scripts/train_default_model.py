@@ -299,6 +299,19 @@ def write_model_card(path: Path, model_file: Path, clf, evaluations: dict, info:
     path.write_text("\n".join(lines))
 
 
+def fresh_model(args):
+    """A freshly initialised ``args.arch`` network; with ``--seed`` the same seed gives the same
+    weights (an independent line is another seed)."""
+    from xfer_keras.models.registry import create
+
+    if args.seed is not None:
+        import keras
+
+        keras.utils.set_random_seed(args.seed)
+    return create(args.arch, input_size=args.input_size, channels=args.channels,
+                  dropout=args.dropout)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--arch", default="resnet_small_bam")
@@ -310,6 +323,10 @@ def main(argv=None) -> int:
                              "with time-cosine (the time box ends training, so an epoch cap "
                              "never cuts the cosine short)")
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed the weights' initialisation and the data order (an "
+                             "independent line: another seed); default: a fresh initialisation, "
+                             "data order 0")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--patience", type=int, default=2, help="epochs before LR is divided")
     parser.add_argument("--lr-factor", type=float, default=0.2)
@@ -618,8 +635,7 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
             model.set_weights(weights)
         print(f"resuming from {args.resume} (copied to {resumed})", flush=True)
     else:
-        model = create(args.arch, input_size=args.input_size, channels=args.channels,
-                       dropout=args.dropout)
+        model = fresh_model(args)
     config = model_config(args.arch, input_size=args.input_size, channels=args.channels,
                           model=model)
     config["extra"] = {"description": get_spec(args.arch).description,
@@ -648,6 +664,8 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
     if args.schedule == "time-cosine":
         extra_callbacks.append(TimeCosineLR(args.lr, deadline))
     clf.config.extra["schedule"] = args.schedule
+    if args.seed is not None:
+        clf.config.extra["seed"] = args.seed
     steps = args.steps_per_epoch if not args.quick else 0
     fit_options = {}
     if args.second_head:
@@ -656,7 +674,8 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
     history = fit_classifier(clf, x_tr, y_tr, x_va, y_va, recipe=recipe, checkpoint=out,
                              deadline=deadline, extra_callbacks=extra_callbacks,
                              steps_per_epoch=steps or None, snapshots=args.snapshots,
-                             snapshot_every=args.snapshot_every, **fit_options)
+                             snapshot_every=args.snapshot_every,
+                             seed=0 if args.seed is None else args.seed, **fit_options)
     best = EmotionClassifier.load(out)
     if args.precision != "float32":
         best = float32_copy(best, args)

@@ -211,10 +211,11 @@ def test_the_chooser_on_the_shipped_model_picks_the_settings_stored_in_it(ckplus
                                                                         shipped_classifier,
                                                                         tmp_path):
     """Known answer, end to end on the real dev sets: with the training mix recorded in its file,
-    ``choose_image_settings.py`` picks the shipped model's own settings (session 22, mirror
-    averaging on): the upright FER2013 framing and no prior correction (power 0, which ties
-    exactly with 0.25 on CK+ full-res, and exact ties go to the smaller power). Every dlib-box
-    crop is far behind that framing for this model. As the only model it is the incumbent that
+    ``choose_image_settings.py`` picks the shipped model's own settings (session 24, mirror
+    averaging on): the FER2013 framing with the eyes level and no prior correction (power 0,
+    which ties exactly with 0.25 on CK+ full-res, and exact ties go to the smaller power; the
+    upright framing ties with it too, and the earlier candidate stays). Every dlib-box crop is
+    far behind that framing for this model. As the only model it is the incumbent that
     stays."""
     import json
 
@@ -227,8 +228,8 @@ def test_the_chooser_on_the_shipped_model_picks_the_settings_stored_in_it(ckplus
     best = choice["best"]
     assert best["model"] == str(copy) and "ckplus48_gain_interval" not in best
     assert choice["posed_ties"] == []
-    assert best["framing"] == "fer2013_upright" and best["power"] == 0.0
-    assert clf.crop_options() == {"framing": "fer2013_upright"}
+    assert best["framing"] == "fer2013 (eyes level)" and best["power"] == 0.0
+    assert clf.crop_options() == {"framing": "fer2013"}
     assert clf.config.prior_correction is None and clf.config.tta_flip  # power 0: none stored
     assert best["ckplus_fullres"]["balanced_accuracy"] > 0.94
     assert len(best["ckplus48_pred"]) == best["ckplus48"]["n"]
@@ -236,8 +237,8 @@ def test_the_chooser_on_the_shipped_model_picks_the_settings_stored_in_it(ckplus
     def full_res(row):
         return row["ckplus_fullres"]["balanced_accuracy"]
 
-    upright = {r["power"]: r for r in choice["rows"] if r["framing"] == best["framing"]}
-    assert full_res(upright[0.0]) == full_res(upright[0.25]) > full_res(upright[0.5])
+    chosen = {r["power"]: r for r in choice["rows"] if r["framing"] == best["framing"]}
+    assert full_res(chosen[0.0]) == full_res(chosen[0.25]) > full_res(chosen[0.5])
     assert full_res(best) == max(full_res(r) for r in choice["rows"])
     boxes = [r for r in choice["rows"] if r["framing"].startswith("box")]
     assert len(boxes) == 25 and max(full_res(r) for r in boxes) < full_res(best) - 0.03

@@ -30,12 +30,12 @@ def test_sharp_training_checks_blur_and_writes_the_card(script, sharp_data, tmp_
     notes = tmp_path / "notes.md"
     notes.write_text("## History\nA hand-written account.\n")
     assert script.main(["--quick", "--out", str(out), "--card", str(card), "--cache", "",
-                        "--notes", str(notes)]) == 0
+                        "--notes", str(notes), "--seed", "3"]) == 0
     assert "WARNING" not in capsys.readouterr().err  # sharp train vs sharp test: no blur
     clf = EmotionClassifier.load(out)
     extra = clf.config.extra
     assert extra["input_blur_choice"]["sigma"] < 1.0 and clf.config.input_blur == 0.0
-    assert extra["dataset_info"]["train_copy"] == "sharp"
+    assert extra["dataset_info"]["train_copy"] == "sharp" and extra["seed"] == 3
     choice = extra["tta_flip_choice"]
     assert clf.config.tta_flip == (choice["val_accuracy_flip"] > choice["val_accuracy_plain"])
     for key in ("fer2013_test", "fer2013_test_ferplus_majority"):
@@ -365,6 +365,22 @@ def test_an_ensemble_teacher_answers_with_the_mean_of_its_teachers(script, sharp
     with pytest.raises(SystemExit):  # two teachers, one answers file
         script.main(["--quick", "--teacher", *args.teacher, "--teacher-answers", str(answers[0]),
                      "--answers-only"])
+
+
+def test_a_seed_fixes_the_initial_weights(script):
+    """``--seed``: the same seed, the same fresh weights; another seed, another line."""
+    import argparse
+
+    import numpy as np
+
+    def weights(seed):
+        args = argparse.Namespace(arch="tiny_bam", input_size=48, channels=1, dropout=0.3,
+                                  seed=seed)
+        return script.fresh_model(args).get_weights()
+
+    same, again, other = weights(7), weights(7), weights(8)
+    assert all(np.array_equal(a, b) for a, b in zip(same, again))
+    assert not all(np.array_equal(a, b) for a, b in zip(same, other))
 
 
 def test_an_epoch_cap_never_cuts_a_time_cosine_schedule_short(script):
