@@ -300,8 +300,9 @@ def write_model_card(path: Path, model_file: Path, clf, evaluations: dict, info:
 
 
 def fresh_model(args):
-    """A freshly initialised ``args.arch`` network; with ``--seed`` the same seed gives the same
-    weights (an independent line is another seed)."""
+    """A freshly initialised ``args.arch`` network (for a resumed or grown net, the frame its
+    weights are copied into); with ``--seed`` the same seed gives the same weights (an
+    independent line is another seed)."""
     from xfer_keras.models.registry import create
 
     if args.seed is not None:
@@ -601,7 +602,7 @@ def _one_teacher_answers(teacher_path, answers_path, x_tr, heads, views):
 def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
     """Fit (or resume) the model in the time box; returns (best checkpoint, recipe)."""
     from xfer_keras.models.classifier import EmotionClassifier
-    from xfer_keras.models.registry import create, get_spec, model_config
+    from xfer_keras.models.registry import get_spec, model_config
     from xfer_keras.training.image import TimeCosineLR, TrainRecipe, fit_classifier
 
     if args.precision != "float32":
@@ -623,15 +624,13 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
             # (resnet_bam_wide_s1) gets the weights but not the answers
             from xfer_keras.models.resnet_bam import grow_into
 
-            model = create(args.arch, input_size=args.input_size, channels=args.channels,
-                           dropout=args.dropout)
+            model = fresh_model(args)
             grown = dict(grow_into(model, loaded.model), source=loaded.config.architecture)
             print(f"grown from {grown['source']}: identity blocks {grown['identity_blocks']}",
                   flush=True)
         elif args.precision != "float32":  # a loaded model keeps its saved (float32) policy
             weights = model.get_weights()
-            model = create(args.arch, input_size=args.input_size, channels=args.channels,
-                           dropout=args.dropout)
+            model = fresh_model(args)
             model.set_weights(weights)
         print(f"resuming from {args.resume} (copied to {resumed})", flush=True)
     else:

@@ -252,12 +252,12 @@ def fit_classifier(classifier, x_train, y_train, x_val=None, y_val=None, recipe=
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor=monitor, mode="max", patience=recipe.early_stopping_patience,
             restore_best_weights=True))
+    as_trained = {"recipe": dataclasses.asdict(recipe)}  # recorded in every saved file
     if checkpoint is not None:
         callbacks.append(BestCheckpoint(classifier, checkpoint, monitor=monitor,
-                                        extra={"recipe": dataclasses.asdict(recipe)}))
+                                        extra=as_trained))
     if snapshots is not None:
-        callbacks.append(Snapshots(classifier, snapshots, snapshot_every,
-                                   extra={"recipe": dataclasses.asdict(recipe)}))
+        callbacks.append(Snapshots(classifier, snapshots, snapshot_every, extra=as_trained))
     if deadline is not None:
         callbacks.append(Deadline(deadline))
     callbacks.extend(extra_callbacks)
