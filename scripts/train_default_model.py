@@ -471,15 +471,15 @@ def main(argv=None) -> int:
                                               epochs=2 if args.quick else 80)
             print(f"extra head {args.fit_head}: {record}", flush=True)
     else:
-        best, recipe = train(args, x_tr, y_tr, x_va, y_va, info, deadline)
+        # what the run trains on, known before it starts: recorded in the config from the first
+        # epoch, so every checkpoint and snapshot carries it (the chooser leaves the posed
+        # subjects out of CK+48; the prior correction divides by the class mix as trained,
+        # posed faces included)
+        records = {"posed_training": posed, "distillation": distilled,
+                   "training_class_mix": [float(v) for v in class_mix(y_tr)]}
+        best, recipe = train(args, x_tr, y_tr, x_va, y_va, info, deadline,
+                             {k: v for k, v in records.items() if v})
         best.config.extra["wall_minutes"] = (time.time() - start) / 60
-        if posed:
-            best.config.extra["posed_training"] = posed
-        if distilled:
-            best.config.extra["distillation"] = distilled
-        # what the prior correction divides by (scripts/choose_image_settings.py): the arrays
-        # as trained, posed faces included
-        best.config.extra["training_class_mix"] = [float(v) for v in class_mix(y_tr)]
     finalize(best, args, Path(args.out), recipe, data, x_va, y_va, info)
     print(f"done in {(time.time() - start) / 60:.1f} min", flush=True)
     return 0
@@ -599,8 +599,10 @@ def _one_teacher_answers(teacher_path, answers_path, x_tr, heads, views):
     return probs, about, source
 
 
-def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
-    """Fit (or resume) the model in the time box; returns (best checkpoint, recipe)."""
+def train(args, x_tr, y_tr, x_va, y_va, info, deadline, records=None):
+    """Fit (or resume) the model in the time box; returns (best checkpoint, recipe).
+    ``records`` (what the run trains on: posed faces, distillation, class mix) go into the
+    config before the first epoch, so checkpoints and snapshots carry them."""
     from xfer_keras.models.classifier import EmotionClassifier
     from xfer_keras.models.registry import get_spec, model_config
     from xfer_keras.training.image import TimeCosineLR, TrainRecipe, fit_classifier
@@ -663,6 +665,7 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline):
     if args.schedule == "time-cosine":
         extra_callbacks.append(TimeCosineLR(args.lr, deadline))
     clf.config.extra["schedule"] = args.schedule
+    clf.config.extra.update(records or {})
     if args.seed is not None:
         clf.config.extra["seed"] = args.seed
     steps = args.steps_per_epoch if not args.quick else 0

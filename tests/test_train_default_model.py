@@ -122,13 +122,17 @@ def test_posed_faces_train_and_are_left_out_of_ckplus48(script, sharp_data, data
     from xfer_keras.training.dev_sets import ckplus_fullres_subjects, trained_subjects
 
     out, card = tmp_path / "posed.keras", tmp_path / "CARD.md"
+    snapshots = tmp_path / "snapshots"
     assert script.main(["--quick", "--labels", "ferplus", "--posed", "ckplus48",
                         "--posed-share", "0.2", "--posed-subjects", "0.3", "--out", str(out),
-                        "--card", str(card), "--cache", ""]) == 0
+                        "--card", str(card), "--cache", "", "--snapshots", str(snapshots),
+                        "--snapshot-every", "1"]) == 0
     clf = EmotionClassifier.load(out)
     record = clf.config.extra["posed_training"]
     subjects = trained_subjects(clf)
     assert record["dataset"] == "ckplus48" and len(subjects) > 10
+    # a snapshot names them too, so the chooser leaves them out of CK+48 for it as well
+    assert trained_subjects(EmotionClassifier.load(snapshots / "epoch_001.keras")) == subjects
     assert not set(subjects) & set(ckplus_fullres_subjects())
     # the quick subset has 240 FER+ targets: 0.2 of the mix is about one copy of the crops
     assert record["repeats"] >= 1 and 0.0 < record["share_of_training"] < 1.0
@@ -281,6 +285,8 @@ def test_teacher_targets_are_what_the_student_trains_on(script, sharp_data, tmp_
     assert snapshot.config.extra["snapshot_epoch"] == 1
     assert snapshot.config.extra["recipe"] == student.config.extra["recipe"]  # as trained
     assert snapshot.config.extra["heads"]["fer2013"] == student.config.extra["heads"]["fer2013"]
+    for key in ("distillation", "training_class_mix"):  # what it trained on, from epoch 1
+        assert snapshot.config.extra[key] == student.config.extra[key]
     for got, want in zip(snapshot.model.get_weights(), student.model.get_weights()):
         np.testing.assert_array_equal(got, want)
     record = student.config.extra["distillation"]
