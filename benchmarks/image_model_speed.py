@@ -11,7 +11,8 @@ runs in fresh subprocesses (the cap is read when TensorFlow loads): a crash prob
 gradients of several few-channel 1x1 stride-2 convs, the regression test's model among them),
 and, in another process, train and inference images/s of ``--arch`` (batch 128 at 48 px). Options: ISA caps
 AVX2 / AVX512_CORE / AVX512_CORE_BF16 / no cap, oneDNN off, XLA ``jit_compile``, bf16 mixed
-precision. Rows are measured in rounds (every option once per round) so that a change in the
+precision under the BF16 cap and under the AMX cap (this CPU's tile units). Rows are measured
+in rounds (every option once per round) so that a change in the
 machine's load hits all options alike; the median over rounds is printed with the load average.
 Timings are printed, never asserted.
 """
@@ -38,6 +39,7 @@ OPTIONS = {  # name -> (environment, jit_compile, mixed_bfloat16)
     "oneDNN off": ({"ONEDNN_MAX_CPU_ISA": "ALL", "TF_ENABLE_ONEDNN_OPTS": "0"}, False, False),
     "AVX2 + XLA jit_compile": ({"ONEDNN_MAX_CPU_ISA": "AVX2"}, True, False),
     "AVX512_CORE_BF16 + mixed bf16": ({"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16"}, False, True),
+    "AVX512_CORE_AMX + mixed bf16": ({"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_AMX"}, False, True),
 }
 
 

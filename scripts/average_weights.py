@@ -1,14 +1,19 @@
-"""Average the weights of classifiers fine-tuned from one start into one model, and score it.
+"""Average the weights of classifiers fine-tuned from one start into one model (or, with
+``--join``, join independently trained ones side by side), and score it.
 
     python scripts/average_weights.py A.keras B.keras [C.keras ...] --out SOUP.keras
         [--weights 0.5 0.5] [--recompute-bn] [--compare OTHER.keras ...] [--score-members]
+    python scripts/average_weights.py A.keras B.keras --join --out JOINED.keras [--weights ...]
 
 Writes the mean-weight network (:func:`xfer_keras.training.weight_average.average_classifiers`:
 trunk, batch-norm statistics and extra heads; the members' files and sha256 in the config; the
 first member's settings) and prints each head's accuracy on the training script's validation
 split for the average, each ``--compare`` model (e.g. the shipped one) and, with
 ``--score-members``, every member, all at the average's mirror setting (``--mirror``), no prior
-correction (snapshots of a training run: ``train_default_model.py --snapshots``). The validation
+correction (snapshots of a training run: ``train_default_model.py --snapshots``). ``--join``
+writes :func:`xfer_keras.models.ensemble.join_classifiers` instead: one flat graph answering
+with the weighted mean logit of members trained from different starts (whose weights cannot be
+averaged), one forward pass per member. The validation
 split only: the settings and the model choice are then made as for any candidate
 (``choose_image_settings.py OLD SOUP``, ``train_default_model.py --evaluate-only``).
 """
@@ -31,6 +36,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True)
     parser.add_argument("--weights", type=float, nargs="+", default=None,
                         help="one per member (default: equal)")
+    parser.add_argument("--join", action="store_true",
+                        help="join the members side by side (their mean logit, one graph) "
+                             "instead of averaging their weights: members from different starts")
     parser.add_argument("--recompute-bn", action="store_true",
                         help="re-estimate the batch-norm statistics on the training images "
                              "instead of averaging them")
@@ -48,8 +56,11 @@ def main(argv=None) -> int:
         parser.error("give at least two members")
     if args.weights is not None and len(args.weights) != len(args.members):
         parser.error(f"--weights needs {len(args.members)} numbers")
+    if args.join and args.recompute_bn:
+        parser.error("--recompute-bn is for an average; joined members keep their statistics")
 
     from xfer_keras.models.classifier import EmotionClassifier
+    from xfer_keras.models.ensemble import join_classifiers
     from xfer_keras.training.fer2013_arrays import load_fer2013_arrays, model_labels
     from xfer_keras.training.tie_evidence import validation_correctness, validation_sets
     from xfer_keras.training.weight_average import (average_classifiers, float32_clone,
@@ -61,7 +72,7 @@ def main(argv=None) -> int:
         model = float32_clone(clf.model)
         model.set_weights(clf.model.get_weights())
         clf.model = model
-    soup = average_classifiers(members, args.weights)
+    soup = (join_classifiers if args.join else average_classifiers)(members, args.weights)
     if args.mirror != "first":
         soup.config.tta_flip = args.mirror == "on"
     if args.recompute_bn:
@@ -74,7 +85,7 @@ def main(argv=None) -> int:
           "correction)")
     scored = [*(zip(args.members, members) if args.score_members else ()),
               *((path, EmotionClassifier.load(path)) for path in args.compare),
-              (f"average of {len(members)} -> {args.out}", soup)]
+              (f"{'join' if args.join else 'average'} of {len(members)} -> {args.out}", soup)]
     for name, clf in scored:
         clf.config.tta_flip = mirror
         scores = validation_correctness(clf, sets, model_labels(clf))

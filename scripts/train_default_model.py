@@ -128,6 +128,24 @@ def _head_lines(head: str, evaluations: dict) -> list[str]:
     return lines
 
 
+def _ensemble_lines(record: dict | None) -> list[str]:
+    """The card's line on the members of a joined model (``average_weights.py --join``), if
+    any: the data and training sections below describe the first member."""
+    if not record:
+        return []
+    members = "; ".join(
+        f"`{m.get('file') or 'in memory'}` (`{m.get('architecture')}`, seed {m.get('seed')}, "
+        f"weight {m['weight']:.2g}, "
+        + (f"distilled from {', '.join(f'`{t}`' for t in m['teachers'])}"
+           if m.get("teachers") else "no teacher")
+        + (f", best epoch {m['best_epoch']} at validation {m['best_val_accuracy']:.4f}"
+           if m.get("best_val_accuracy") else "") + ")" for m in record["members"])
+    return [f"- Joined (`xfer_keras.models.ensemble`): {len(record['members'])} networks trained "
+            f"from different starts, side by side in one graph; every head answers with the "
+            f"weighted mean of their logits, and Grad-CAM reads their joined `bam` layer. "
+            f"Members: {members}. The data and training lines below are the first member's."]
+
+
 def _posed_lines(record: dict | None) -> list[str]:
     """The card's line on the posed faces mixed into training (``--posed``), if any."""
     if not record:
@@ -203,6 +221,7 @@ def write_model_card(path: Path, model_file: Path, clf, evaluations: dict, info:
            if clf.config.input_blur else "")
         + (", probabilities averaged with the mirror image" if clf.config.tta_flip else "")
         + ".",
+        *_ensemble_lines(extra.get("ensemble")),
         f"- Classes (output order): {', '.join(clf.class_names)}.",
         f"- Grad-CAM layer (default): `{clf.gradcam_layer}`.",
         "",
@@ -366,7 +385,8 @@ def main(argv=None) -> int:
     parser.add_argument("--resume", default=None,
                         help="start from this .keras classifier (e.g. an earlier checkpoint)")
     parser.add_argument("--isa", default=None,
-                        help="oneDNN ISA cap for this training process (e.g. AVX512_CORE_BF16; "
+                        help="oneDNN ISA cap for this training process (e.g. AVX512_CORE_AMX with "
+                             "--precision mixed_bfloat16: bf16 on the tile units; "
                              "default: the package's AVX2). Above AVX2, gradients of 1x1 "
                              "stride-2 convolutions with few channels segfault (tiny_bam does; "
                              "resnet_bam_wide trained 54 epochs without): "

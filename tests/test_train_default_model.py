@@ -108,6 +108,20 @@ def test_blurred_copy_warns_and_two_heads_train(script, sharp_data, tmp_path, ca
             f"head {second:.4f}") in text
     with pytest.raises(KeyError):
         clf.with_head("nope")
+    # a joined model (two copies of this one: the same answers) evaluates like any model, and
+    # its card names the members
+    from xfer_keras.models.ensemble import join_classifiers
+
+    joined, again = tmp_path / "joined.keras", tmp_path / "joined_eval.keras"
+    join_classifiers([clf, EmotionClassifier.load(out)]).save(joined)
+    assert script.main(["--quick", "--train-copy", "blurred", "--labels", "ferplus",
+                        "--evaluate-only", str(joined), "--out", str(again),
+                        "--card", str(tmp_path / "CARD_J.md"), "--cache", ""]) == 0
+    evaluated = EmotionClassifier.load(again)
+    for key in ("fer2013_test", "fer2013_test_head_fer2013"):
+        assert evaluated.config.extra[key]["accuracy"] == pytest.approx(
+            clf.config.extra[key]["accuracy"], abs=1e-9)
+    assert "- Joined (`xfer_keras.models.ensemble`): 2 networks" in (tmp_path / "CARD_J.md").read_text()
 
 
 def test_posed_faces_train_and_are_left_out_of_ckplus48(script, sharp_data, data_dir, tmp_path):

@@ -16,7 +16,7 @@ def _classifier(seed: int, width: int = 4, heads: bool = True):
     inputs = keras.Input((8, 8, 1))
     x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name="conv")(inputs)
     x = keras.layers.BatchNormalization(name="bn")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(keras.layers.ReLU()(x))
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(keras.layers.ReLU(name="relu")(x))
     logits = keras.layers.Dense(7, name="logits")(x)
     model = keras.Model(inputs, keras.layers.Activation("softmax", name="predictions")(logits))
     rng = np.random.default_rng(seed)
@@ -194,3 +194,13 @@ def test_the_script_writes_the_average_and_scores_it_beside_the_members(tmp_path
     assert soup.config.tta_flip and len(soup.config.extra["weight_average"]["members"]) == 2
     with pytest.raises(SystemExit):
         script.main([str(paths[0]), "--out", str(out)])
+    # --join: members from different starts side by side, the mean logit, scored the same way
+    joined_path = tmp_path / "joined.keras"
+    assert script.main([*map(str, paths), "--join", "--out", str(joined_path)]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
+    assert len(lines) == 1 and lines[0].startswith(f"  join of 2 -> {joined_path}:")
+    joined = EmotionClassifier.load(joined_path)
+    assert len(joined.config.extra["ensemble"]["members"]) == 2
+    assert "weight_average" not in joined.config.extra
+    with pytest.raises(SystemExit):
+        script.main([*map(str, paths), "--join", "--recompute-bn", "--out", str(joined_path)])
