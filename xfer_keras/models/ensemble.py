@@ -38,9 +38,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-
-class IncompatibleMembersError(ValueError):
-    """The members cannot be joined: other inputs, classes, heads or Grad-CAM layer shapes."""
+from xfer_keras.training.weight_average import (IncompatibleMembersError, _file_record,
+                                                member_weights)
 
 
 @keras.saving.register_keras_serializable(package="xfer_keras")
@@ -144,8 +143,6 @@ def _stacked(specs, weights) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _member_record(clf, weight: float) -> dict:
-    from xfer_keras.training.weight_average import _file_record
-
     extra = clf.config.extra
     teacher = (extra.get("distillation") or {}).get("teacher")
     return {**_file_record(clf), "weight": float(weight),
@@ -164,11 +161,7 @@ def join_classifiers(members, weights=None, layer: str | None = None):
     members = list(members)
     if len(members) < 2:
         raise IncompatibleMembersError(f"joining needs at least two members, got {len(members)}")
-    weights = np.full(len(members), 1.0 / len(members)) if weights is None else \
-        np.asarray(weights, np.float64)
-    if weights.shape != (len(members),) or (weights < 0).any() or weights.sum() <= 0:
-        raise ValueError(f"weights must be {len(members)} non-negative numbers, got {weights}")
-    weights = weights / weights.sum()
+    weights = member_weights(len(members), weights)
     layer = layer or members[0].gradcam_layer
     _check(members, layer)
 

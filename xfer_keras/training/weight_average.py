@@ -21,8 +21,9 @@ import numpy as np
 
 
 class IncompatibleMembersError(ValueError):
-    """The members differ in layers, weight shapes or extra heads, so their weights cannot be
-    averaged."""
+    """The members cannot be combined: for an average, they differ in layers, weight shapes or
+    extra heads; for a join (:mod:`xfer_keras.models.ensemble`), in inputs, classes, heads or
+    Grad-CAM layer."""
 
 
 def float32_clone(model):
@@ -44,6 +45,15 @@ def float32_clone(model):
         return keras.models.clone_model(model, clone_function=rebuild)
     finally:
         keras.mixed_precision.set_global_policy(previous)
+
+
+def member_weights(n: int, weights=None) -> np.ndarray:
+    """The members' shares: ``weights`` (default: equal) scaled to sum to 1. Raises ValueError
+    for the wrong count, a negative weight or a zero sum."""
+    weights = np.full(n, 1.0 / n) if weights is None else np.asarray(weights, np.float64)
+    if weights.shape != (n,) or (weights < 0).any() or weights.sum() <= 0:
+        raise ValueError(f"weights must be {n} non-negative numbers, got {weights}")
+    return weights / weights.sum()
 
 
 def _signature(model) -> list:
@@ -70,11 +80,7 @@ def average_classifiers(members, weights=None):
     members = list(members)
     if len(members) < 2:
         raise IncompatibleMembersError(f"averaging needs at least two members, got {len(members)}")
-    weights = np.full(len(members), 1.0 / len(members)) if weights is None else \
-        np.asarray(weights, np.float64)
-    if weights.shape != (len(members),) or (weights < 0).any() or weights.sum() <= 0:
-        raise ValueError(f"weights must be {len(members)} non-negative numbers, got {weights}")
-    weights = weights / weights.sum()
+    weights = member_weights(len(members), weights)
     first = members[0]
     signature = _signature(first.model)
     heads = sorted((first.config.extra.get("heads") or {}))
