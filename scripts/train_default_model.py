@@ -142,7 +142,8 @@ def _ensemble_lines(record: dict | None) -> list[str]:
            if m.get("best_val_accuracy") else "") + ")" for m in record["members"])
     return [f"- Joined (`xfer_keras.models.ensemble`): {len(record['members'])} networks trained "
             f"from different starts, side by side in one graph; every head answers with the "
-            f"weighted mean of their logits, and Grad-CAM reads their joined `bam` layer. "
+            f"weighted mean of their logits, and Grad-CAM reads their joined "
+            f"`{record.get('layer')}` layer. "
             f"Members: {members}. The data and training lines below are the first member's."]
 
 
@@ -388,7 +389,8 @@ def main(argv=None) -> int:
                         help="oneDNN ISA cap for this training process (e.g. AVX512_CORE_AMX with "
                              "--precision mixed_bfloat16: bf16 on the tile units; "
                              "default: the package's AVX2). Above AVX2, gradients of 1x1 "
-                             "stride-2 convolutions with few channels segfault (tiny_bam does; "
+                             "stride-2 convolutions with few channels can segfault (tiny_bam "
+                             "did; "
                              "resnet_bam_wide trained 54 epochs without): "
                              "benchmarks/image_model_speed.py --arch ARCH probes it")
     parser.add_argument("--precision", choices=("float32", "mixed_bfloat16"), default="float32",

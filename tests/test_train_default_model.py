@@ -121,7 +121,9 @@ def test_blurred_copy_warns_and_two_heads_train(script, sharp_data, tmp_path, ca
     for key in ("fer2013_test", "fer2013_test_head_fer2013"):
         assert evaluated.config.extra[key]["accuracy"] == pytest.approx(
             clf.config.extra[key]["accuracy"], abs=1e-9)
-    assert "- Joined (`xfer_keras.models.ensemble`): 2 networks" in (tmp_path / "CARD_J.md").read_text()
+    text = (tmp_path / "CARD_J.md").read_text()
+    assert "- Joined (`xfer_keras.models.ensemble`): 2 networks" in text
+    assert f"Grad-CAM reads their joined `{clf.gradcam_layer}` layer" in text
 
 
 def test_posed_faces_train_and_are_left_out_of_ckplus48(script, sharp_data, data_dir, tmp_path):

@@ -4,8 +4,9 @@
 >>> joined = join_classifiers([clf_a, clf_b])        # an EmotionClassifier
 >>> joined.save("joined.keras")                       # one .keras file, loads like any other
 
-Why: two nets trained from different starts answer better together than either alone (their
-errors differ), but their weights cannot be averaged (:mod:`~xfer_keras.training.weight_average`
+Why: two nets trained from different starts often answer better together than either alone
+(where their errors differ; a partner much weaker than the other adds nothing, see
+``docs/image_model.md``, session 26), but their weights cannot be averaged (:mod:`~xfer_keras.training.weight_average`
 needs one start: the units of separate runs are permuted). Joining keeps every member whole and
 costs one forward pass per member. The joined model is still *one* classifier to the rest of the
 package, so nothing downstream changes:
@@ -211,6 +212,7 @@ def join_classifiers(members, weights=None, layer: str | None = None):
             "rule": "the union of the members' posed training subjects; left out of every "
                     "CK+48 figure of this model"}
     config.extra["ensemble"] = {
+        "layer": layer,
         "how": "one flat graph: the members side by side on one input, their Grad-CAM layers "
                f"concatenated as {layer!r}, the weighted mean of their logits (every head)",
         "members": [_member_record(clf, w) for clf, w in zip(members, weights)]}
