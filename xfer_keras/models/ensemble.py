@@ -6,8 +6,9 @@
 
 Why: two nets trained from different starts often answer better together than either alone
 (where their errors differ; a partner much weaker than the other adds nothing, see
-``docs/image_model.md``, session 26), but their weights cannot be averaged (:mod:`~xfer_keras.training.weight_average`
-needs one start: the units of separate runs are permuted). Joining keeps every member whole and
+``docs/image_model.md``, session 26), but their weights cannot be averaged
+(:mod:`~xfer_keras.training.weight_average` needs one start: the units of separate runs are
+permuted). Joining keeps every member whole and
 costs one forward pass per member. The joined model is still *one* classifier to the rest of the
 package, so nothing downstream changes:
 
@@ -39,8 +40,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from xfer_keras.training.weight_average import (IncompatibleMembersError, _file_record,
-                                                member_weights)
+from xfer_keras.training.weight_average import (IncompatibleMembersError, file_record,
+                                                float32_layer, member_weights)
 
 
 @keras.saving.register_keras_serializable(package="xfer_keras")
@@ -71,22 +72,13 @@ class ChannelSlice(keras.layers.Layer):
         return {**super().get_config(), "start": self.start, "stop": self.stop}
 
 
-def _float32_copy(layer, name: str):
-    """A new, unbuilt layer of ``layer``'s class and config under the float32 policy, renamed."""
-    config = layer.get_config()
-    config["name"] = name
-    if "dtype" in config:
-        config["dtype"] = "float32"
-    return layer.__class__.from_config(config)
-
-
-def _copy_graph(model, tensors: dict, prefix: str, hold: str | None = None) -> dict:
+def _copy_graph(model, tensors: dict, prefix: str, hold: str | None = None):
     """Call a renamed float32 copy of each layer of ``model`` (a functional model whose layers
     are each called once) on the new tensors in ``tensors`` (``id(old tensor) -> new tensor``),
     in graph order, and copy its weights. Layers whose inputs are not (yet) mapped wait; the
     output of layer ``hold`` is returned instead of being mapped, so its successors wait for the
     caller to map it. The ``logits`` and ``predictions`` layers are left out (the joined model
-    has its own head). Returns ``{"held": new tensor of hold or None}``."""
+    has its own head). Returns the new tensor of ``hold`` (None without one)."""
     held = None
     for depth in sorted(model._nodes_by_depth, reverse=True):
         for node in model._nodes_by_depth[depth]:
@@ -99,7 +91,7 @@ def _copy_graph(model, tensors: dict, prefix: str, hold: str | None = None) -> d
             if len(layer._inbound_nodes) != 1:
                 raise IncompatibleMembersError(f"layer {layer.name!r} is called more than once; "
                                                "only plain graphs can be joined")
-            twin = _float32_copy(layer, prefix + layer.name)
+            twin = float32_layer(layer, prefix + layer.name)
             swap = lambda t: tensors[id(t)] if isinstance(t, keras.KerasTensor) else t  # noqa: E731
             out = twin(*keras.tree.map_structure(swap, node.arguments.args),
                        **keras.tree.map_structure(swap, node.arguments.kwargs))
@@ -109,7 +101,7 @@ def _copy_graph(model, tensors: dict, prefix: str, hold: str | None = None) -> d
                 continue
             for old, new in zip(node.outputs, keras.tree.flatten(out)):
                 tensors[id(old)] = new
-    return {"held": held}
+    return held
 
 
 def _check(members, layer: str) -> None:
@@ -146,7 +138,7 @@ def _stacked(specs, weights) -> tuple[np.ndarray, np.ndarray]:
 def _member_record(clf, weight: float) -> dict:
     extra = clf.config.extra
     teacher = (extra.get("distillation") or {}).get("teacher")
-    return {**_file_record(clf), "weight": float(weight),
+    return {**file_record(clf), "weight": float(weight),
             "architecture": clf.config.architecture, "seed": extra.get("seed"),
             "teachers": [Path(t).name for t in teacher.split(" + ")] if teacher else [],
             "best_epoch": extra.get("best_epoch"), "wall_minutes": extra.get("wall_minutes"),
@@ -171,18 +163,13 @@ def join_classifiers(members, weights=None, layer: str | None = None):
     try:
         first = members[0].model
         image = keras.Input(shape=first.input_shape[1:], name="image")
-        maps = {}
-        parts = []
-        for k, clf in enumerate(members, start=1):
-            tensors = {id(clf.model.inputs[0]): image}
-            held = _copy_graph(clf.model, tensors, f"m{k}_", hold=layer)["held"]
-            maps[k] = tensors
-            parts.append(held)
+        maps = [{id(clf.model.inputs[0]): image} for clf in members]
+        parts = [_copy_graph(clf.model, tensors, f"m{k}_", hold=layer)
+                 for k, (clf, tensors) in enumerate(zip(members, maps), start=1)]
         joined = keras.layers.Concatenate(name=layer)(parts)
         pooled, stop = [], 0
-        for k, (clf, part) in enumerate(zip(members, parts), start=1):
+        for k, (clf, part, tensors) in enumerate(zip(members, parts, maps), start=1):
             start, stop = stop, stop + int(part.shape[-1])
-            tensors = maps[k]
             tensors[id(clf.model.get_layer(layer).output)] = ChannelSlice(
                 start, stop, name=f"m{k}_{layer}_channels")(joined)
             _copy_graph(clf.model, tensors, f"m{k}_")

@@ -26,23 +26,29 @@ class IncompatibleMembersError(ValueError):
     Grad-CAM layer."""
 
 
+def float32_layer(layer, name: str | None = None):
+    """A new, unbuilt layer of ``layer``'s class and config under the float32 policy (renamed to
+    ``name`` if given). Layers it builds inside itself (BAM's gates) take the global policy:
+    set it to float32 around the call that builds it."""
+    config = layer.get_config()
+    if name is not None:
+        config["name"] = name
+    if "dtype" in config:
+        config["dtype"] = "float32"
+    return layer.__class__.from_config(config)
+
+
 def float32_clone(model):
     """A new model of the same graph with every layer under the float32 policy and no weights
     set: a checkpoint written during mixed-precision training computes in bf16, which the
     package's oneDNN cap cannot run on CPU (its variables are float32 already)."""
     import keras
 
-    def rebuild(layer):
-        config = layer.get_config()
-        if "dtype" in config:
-            config["dtype"] = "float32"
-        return layer.__class__.from_config(config)
-
     # layers built inside a layer (BAM's gates) take the global policy, not their parent's
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float32")
     try:
-        return keras.models.clone_model(model, clone_function=rebuild)
+        return keras.models.clone_model(model, clone_function=float32_layer)
     finally:
         keras.mixed_precision.set_global_policy(previous)
 
@@ -60,7 +66,8 @@ def _signature(model) -> list:
     return [(w.path, tuple(w.shape)) for w in model.weights]
 
 
-def _file_record(clf) -> dict:
+def file_record(clf) -> dict:
+    """A member's file name and sha256 for a combined model's record (``file`` None in memory)."""
     from xfer_keras.assets import sha256_of
 
     path = getattr(clf, "model_file", None)
@@ -105,7 +112,7 @@ def average_classifiers(members, weights=None):
                 w * np.asarray(s[key], np.float64) for w, s in zip(weights, specs)
             ).astype(np.float32).tolist()
     config.extra["weight_average"] = {
-        "members": [_file_record(m) for m in members], "weights": weights.tolist(),
+        "members": [file_record(m) for m in members], "weights": weights.tolist(),
         "batchnorm": "averaged"}
     return EmotionClassifier(model, config)
 
