@@ -390,8 +390,7 @@ def main(argv=None) -> int:
                              "--precision mixed_bfloat16: bf16 on the tile units; "
                              "default: the package's AVX2). Above AVX2, gradients of 1x1 "
                              "stride-2 convolutions with few channels can segfault (tiny_bam "
-                             "did; "
-                             "resnet_bam_wide trained 54 epochs without): "
+                             "did; resnet_bam_wide trained 54 epochs without): "
                              "benchmarks/image_model_speed.py --arch ARCH probes it")
     parser.add_argument("--precision", choices=("float32", "mixed_bfloat16"), default="float32",
                         help="training precision; the saved model is always float32")
