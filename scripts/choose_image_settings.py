@@ -17,7 +17,7 @@ one photo can make are ties, CK+48 decides them, and a challenger tied with the 
 it on CK+48 beyond subject resampling noise (:mod:`xfer_keras.training.model_selection`). A
 challenger tied on both posed sets is then weighed on evidence they do not hold
 (:class:`TieEvidence`: the validation split of the training script, beyond image resampling noise
-on every head; the capture changes of the CK+ dev photos, within one photo; Grad-CAM localisation);
+on every head that changed; the capture changes of the CK+ dev photos, within one photo; Grad-CAM localisation);
 of several, the first in the order given that passes replaces the incumbent.
 
 ``--apply OUT`` (one model): writes the chosen framing and prior correction into the model's

@@ -112,16 +112,25 @@ def _inference_lines(clf) -> list[str]:
     return lines + [""]
 
 
-def _head_lines(head: str, evaluations: dict) -> list[str]:
-    """The card's figures of an extra head (``EmotionClassifier.with_head(head)``)."""
+def _head_lines(head: str, evaluations: dict, fit: dict | None = None) -> list[str]:
+    """The card's figures of an extra head (``EmotionClassifier.with_head(head)``), and how it
+    was refitted on the frozen trunk (``--fit-head``), if it was."""
     own = evaluations.get(f"fer2013_test_head_{head}")
     plus = evaluations.get(f"fer2013_test_ferplus_majority_head_{head}")
     if own is None:
         return []
-    lines = [f"### Extra head `{head}` (`EmotionClassifier.load().with_head({head!r})`)", "",
-             f"- FER2013 labels: **accuracy {own.accuracy:.4f}**, macro F1 {own.macro_f1:.4f} "
-             "(no prior correction: the head answers for FER2013's own class mix).", "",
-             own.markdown(), ""]
+    lines = [f"### Extra head `{head}` (`EmotionClassifier.load().with_head({head!r})`)", ""]
+    if fit:
+        before, after = fit.get("val_accuracy_before"), fit.get("val_accuracy_after")
+        lines += [f"- Refitted on the frozen trunk (`--fit-head {head}`): {fit.get('method')}"
+                  + (f", L2 {fit['l2']:g}" if "l2" in fit else "")
+                  + (f", toward {fit['targets']}" if "targets" in fit else "")
+                  + f", {fit.get('n_train_images')} training images"
+                  + (f"; validation {before:.4f} before, {after:.4f} after" if after else "")
+                  + ". The trunk and the main head are unchanged.", ""]
+    lines += [f"- FER2013 labels: **accuracy {own.accuracy:.4f}**, macro F1 {own.macro_f1:.4f} "
+              "(no prior correction: the head answers for FER2013's own class mix).", "",
+              own.markdown(), ""]
     if plus is not None:
         lines += [f"- FER+ majority labels with this head: accuracy {plus.accuracy:.4f}, macro F1 "
                   f"{plus.macro_f1:.4f}.", ""]
@@ -300,7 +309,8 @@ def write_model_card(path: Path, model_file: Path, clf, evaluations: dict, info:
            "training mix, so the correction, chosen for balanced posed faces, costs here).", ""]
           if (raw_plus := evaluations.get("fer2013_test_ferplus_majority_no_prior_correction"))
           is not None else []),
-        *[line for head in clf.heads for line in _head_lines(head, evaluations)],
+        *[line for head in clf.heads
+          for line in _head_lines(head, evaluations, extra.get(f"head_{head}_fit"))],
         *([notes.strip(), ""] if notes.strip() else []),
         "## Limits",
         ("- Trained on FER2013 (low-resolution internet faces, noisy labels) and posed CK+ "
@@ -401,8 +411,12 @@ def main(argv=None) -> int:
                         help="with --second-head: the extra head's loss scale (below 1, its labels "
                              "pull the shared trunk less)")
     parser.add_argument("--fit-head", choices=("fer2013",), default=None,
-                        help="with --evaluate-only: fit an extra head on FER2013's own labels on "
-                             "the model's frozen features (its own output unchanged)")
+                        help="with --evaluate-only: (re)fit the extra head on FER2013's own "
+                             "labels on the model's frozen features (its own output unchanged), "
+                             "toward the targets training would use: --posed faces mixed in, "
+                             "--teacher answers blended (two_heads.fit_head_on_frozen_trunk)")
+    parser.add_argument("--fit-head-l2", type=float, default=1e-4,
+                        help="with --fit-head: the L2 penalty on the head's kernel")
     parser.add_argument("--posed", choices=("ckplus48",), default=None,
                         help="mix posed faces into training: CK+48 crops of a seeded share of its "
                              "subjects (never the full-res dev sequences' subjects), their CK+ "
@@ -446,6 +460,8 @@ def main(argv=None) -> int:
         parser.error("--teacher-answers keeps the answers of a --teacher; name the teacher")
     if args.answers_only and not args.teacher_answers:
         parser.error("--answers-only writes the --teacher-answers FILE; name it")
+    if args.fit_head and not args.evaluate_only:
+        parser.error("--fit-head fits a head on a trained model's trunk: give --evaluate-only")
     if args.teacher_answers and len(args.teacher_answers) != len(args.teacher):
         parser.error(f"--teacher-answers names {len(args.teacher_answers)} files for "
                      f"{len(args.teacher)} teachers; give one per teacher")
@@ -459,19 +475,22 @@ def main(argv=None) -> int:
     data = load_fer2013_arrays(args.input_size, args.channels,
                                Path(args.cache) if args.cache else None, args.quick,
                                train_copy=args.train_copy)
+    if args.fit_head and args.labels == "ferplus":
+        args.second_head = args.fit_head  # its targets beside FER+'s, as training builds them
     x_tr, y_tr, x_va, y_va = training_targets(data, args.labels, args.second_head)
     info = dict(data.info, labels=args.labels, n_train_targets=len(x_tr),
                 n_val_targets=len(x_va), second_head=args.second_head)
     # the resumed weights still carry the posed faces they trained on
     posed = (EmotionClassifier.load(args.resume, lazy=True).config.extra.get("posed_training")
              if args.resume else None)
-    if args.posed and not args.evaluate_only:
+    builds_targets = not args.evaluate_only or args.fit_head  # a head fit needs them too
+    if args.posed and builds_targets:
         x_tr, y_tr, posed = mix_in_posed(args, x_tr, y_tr, posed)
         print(f"posed faces: {posed['n_images']} CK+48 crops of {len(posed['subjects'])} "
               f"subjects, x{posed['repeats']} ({posed['share_of_training']:.1%} of training)",
               flush=True)
     distilled = None
-    if args.teacher and not args.evaluate_only:
+    if args.teacher and builds_targets:
         y_tr, distilled = distil_targets(args, x_tr, y_tr)
         if args.answers_only:
             print(f"the teacher's answers are in {', '.join(args.teacher_answers)}; "
@@ -487,9 +506,24 @@ def main(argv=None) -> int:
         if args.fit_head:
             from xfer_keras.training.two_heads import fit_head_on_frozen_trunk
 
-            record = fit_head_on_frozen_trunk(best, data.x_train, data.y_train, data.x_val,
-                                              data.y_val, args.fit_head, args.fit_head,
-                                              epochs=2 if args.quick else 80)
+            import numpy as np
+
+            trained_on = (best.config.extra.get("posed_training") or {}).get("subjects")
+            if posed and sorted(posed["subjects"]) != sorted(trained_on or ()):
+                parser.error("--fit-head --posed: the head would see posed faces the model's "
+                             "record does not list (its CK+48 figures would include them); "
+                             "give the --posed-subjects it trained with, or no --posed")
+            k = len(best.class_names)
+            y_fit = np.asarray(y_tr)  # the head's block of two-head targets, else the targets
+            y_fit = y_fit[:, k:] if y_fit.ndim == 2 and y_fit.shape[1] == 2 * k else y_fit
+            about = ("FER2013 labels" + (", posed CK+48 faces mixed in" if posed else "")
+                     + (f", blended with {distilled['teacher']} (weight "
+                        f"{distilled['weight']:g})" if distilled else ""))
+            record = fit_head_on_frozen_trunk(best, x_tr, y_fit, args.fit_head, args.fit_head,
+                                              l2=args.fit_head_l2, x_val=data.x_val,
+                                              y_val=data.y_val, targets_about=about)
+            if distilled:
+                record["distillation"] = distilled
             print(f"extra head {args.fit_head}: {record}", flush=True)
     else:
         # what the run trains on, known before it starts: recorded in the config from the first

@@ -54,12 +54,21 @@ def test_sharp_training_checks_blur_and_writes_the_card(script, sharp_data, tmp_
     assert loaded.config.input_blur == 1.5 and loaded.config.tta_flip
     # --fit-head: an extra head on the frozen trunk; the model's own answers are unchanged
     assert loaded.heads == ("fer2013",) and "fer2013_test_head_fer2013" in loaded.config.extra
+    fit = loaded.config.extra["head_fer2013_fit"]
+    assert fit["converged"] and fit["targets"] == "FER2013 labels" and fit["l2"] == 1e-4
     import numpy as np
 
     crops = np.random.default_rng(1).integers(0, 256, (3, 48, 48, 3), dtype=np.uint8)
     np.testing.assert_allclose(EmotionClassifier(loaded.model, clf.config).predict_proba(crops),
                                clf.predict_proba(crops), atol=1e-6)
     assert EmotionClassifier.load(out).config.input_blur == 0.0  # untouched
+    # a head fit on posed faces the model never trained on would leak CK+48 dev subjects
+    with pytest.raises(SystemExit):
+        script.main(["--quick", "--evaluate-only", str(out), "--out", str(tmp_path / "x.keras"),
+                     "--cache", "", "--fit-head", "fer2013", "--posed", "ckplus48"])
+    assert "does not list" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # a head fit needs a trained trunk
+        script.main(["--quick", "--fit-head", "fer2013", "--out", str(tmp_path / "y.keras")])
 
 
 def test_blurred_copy_warns_and_two_heads_train(script, sharp_data, tmp_path, capsys):

@@ -21,8 +21,10 @@ neutral class). Three steps:
 3. **A tie on both posed sets** (:func:`break_posed_tie`; the CK+48 interval holds 0): the
    posed sets cannot tell the two apart, so evidence they do not hold decides. The challenger
    replaces the incumbent only if it is better beyond noise on the in-domain validation split
-   on every head both models have (:func:`paired_bootstrap_gain` over the images: the 95 %
-   interval lies above 0; the heads' own probabilities, no prior correction), keeps the
+   on every head both models have that answers differently (:func:`paired_bootstrap_gain` over
+   the images: the 95 % interval lies above 0; the heads' own probabilities, no prior
+   correction; a head right on exactly the same images, e.g. one left as it was while another
+   was refitted, has nothing to gain, since session 28; at least one head must change), keeps the
    incumbent's mean balanced accuracy over the capture changes of the CK+ dev photos
    (:mod:`xfer_keras.data.capture_shifts`) to within one photo (the margin of step 2: the
    changed photos are the same photos), and its Grad-CAM still meets the localisation goals.
@@ -159,14 +161,25 @@ def break_posed_tie(incumbent: dict, challenger: dict, capture_margin: float = 0
     :func:`one_photo_margin`) is a tie. Returns ``{"replace": bool,
     "validation_gain_intervals": {head: [low, high]}, "capture_balanced": [challenger,
     incumbent], "capture_margin": float, "reasons": [...]}``, the reasons naming every
-    condition the challenger fails (empty when it replaces)."""
+    condition the challenger fails (empty when it replaces).
+
+    Every head that answers differently must gain beyond noise; a head right and wrong on exactly
+    the same images in both (e.g. the same weights, when only an extra head was refitted:
+    ``train_default_model.py --fit-head``) has nothing to gain and is listed in ``"unchanged"``;
+    at least one head must change."""
+    import numpy as np
+
     heads = [h for h in challenger["validation"] if h in incumbent["validation"]]
     if not heads:
         raise ValueError("the two models share no validated head")
     intervals = {h: list(paired_bootstrap_gain(challenger["validation"][h],
                                                incumbent["validation"][h])) for h in heads}
+    unchanged = [h for h in heads if np.array_equal(np.asarray(challenger["validation"][h]),
+                                                    np.asarray(incumbent["validation"][h]))]
     reasons = [f"validation gain of head {h!r} not beyond noise ({low:+.4f}, {high:+.4f})"
-               for h, (low, high) in intervals.items() if low <= 0]
+               for h, (low, high) in intervals.items() if low <= 0 and h not in unchanged]
+    if len(unchanged) == len(heads):
+        reasons.append("every head is right on the same validation images: nothing gained")
     capture = [float(challenger["capture_balanced"]), float(incumbent["capture_balanced"])]
     if capture_margin < 0:
         raise ValueError(f"capture_margin must be >= 0, got {capture_margin}")
@@ -175,6 +188,6 @@ def break_posed_tie(incumbent: dict, challenger: dict, capture_margin: float = 0
                        f"beyond {capture_margin:.4f})")
     if not challenger["gradcam_meets_goals"]:
         reasons.append("its Grad-CAM misses the localisation goals")
-    return {"replace": not reasons, "validation_gain_intervals": intervals,
+    return {"replace": not reasons, "validation_gain_intervals": intervals, "unchanged": unchanged,
             "capture_balanced": capture, "capture_margin": float(capture_margin),
             "reasons": reasons}
