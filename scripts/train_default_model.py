@@ -3,9 +3,10 @@
     nohup nice -n 10 .venv/bin/python scripts/train_default_model.py --minutes 95 \
         --batch-size 128 --steps-per-epoch 200 --early-stop 1000 > /tmp/train_default.log 2>&1 &
 
-(the shipped model: four runs of this script, each resumed from the last, then
-``choose_image_settings.py --apply`` and ``--evaluate-only ... --notes
-saved_models/model_card_notes.md``; the commands are in docs/image_model.md and its model card).
+(the shipped model: one from-scratch run of this script with teachers, its ``fer2013`` head
+refitted by ``--evaluate-only ... --fit-head``, then ``choose_image_settings.py --apply`` and
+``--evaluate-only ... --notes saved_models/model_card_notes.md``; the commands are in
+docs/image_model.md and its model card).
 
 Data (:mod:`xfer_keras.training.fer2013_arrays`): the sharp FER2013 train copy
 ($XFER_DATA_DIR/fer2013_sharp/train, test duplicates and conflicting duplicates dropped), a
@@ -21,6 +22,9 @@ validation split). ``--evaluate-only MODEL`` redoes just these choices, the test
 card for an already trained model. ``--teacher MODEL [MODEL ...]`` distils: the teacher's own
 probabilities (several teachers: their mean) are blended into every training target
 (:mod:`xfer_keras.training.distillation`), and ``--teacher-answers`` keeps them per teacher.
+``--evaluate-only MODEL --fit-head fer2013`` refits that extra head on the frozen trunk toward
+the targets a training run would build (``--posed``, ``--teacher``), the rest of the model
+unchanged (:func:`xfer_keras.training.two_heads.fit_head_on_frozen_trunk`).
 """
 
 from __future__ import annotations
