@@ -45,10 +45,15 @@ def training_model(model, name: str, init_from_logits: bool = True, init_spec: d
     return keras.Model(model.input, joined, name=f"{model.name}_with_{name}"), head
 
 
+def head_spec(kernel, bias, labels: str) -> dict:
+    """A head's kernel and bias as the JSON the config stores (float32 values)."""
+    return {"kernel": np.asarray(kernel, np.float32).tolist(),
+            "bias": np.asarray(bias, np.float32).tolist(), "labels": labels}
+
+
 def head_weights(layer, labels: str) -> dict:
     """A Dense layer's weights as the JSON the config stores."""
-    kernel, bias = (np.asarray(w, np.float32) for w in layer.get_weights())
-    return {"kernel": kernel.tolist(), "bias": bias.tolist(), "labels": labels}
+    return head_spec(*layer.get_weights(), labels)
 
 
 def head_view(model, spec: dict, name: str):

@@ -104,8 +104,9 @@ def fit_head_on_frozen_trunk(classifier, x_train, targets, name: str, labels: st
     (also stored as ``extra["head_<name>_fit"]``)."""
     import keras
     from scipy.optimize import minimize
+    from scipy.special import log_softmax, softmax
 
-    from xfer_keras.models.heads import pooled_features
+    from xfer_keras.models.heads import head_spec, pooled_features
 
     features = keras.Model(classifier.model.input, pooled_features(classifier.model))
 
@@ -121,7 +122,8 @@ def fit_head_on_frozen_trunk(classifier, x_train, targets, name: str, labels: st
         raise ValueError(f"targets {np.shape(targets)} do not fit {len(x_train)} images and "
                          f"{k} classes")
     y = y / y.sum(1, keepdims=True)
-    f_train = pooled(x_train).reshape(-1, int(pooled_features(classifier.model).shape[-1]))
+    f_train = pooled(x_train)
+    f_train = f_train.reshape(-1, f_train.shape[-1])
     y2 = np.concatenate([y, y])
     prior = np.maximum(y2.mean(0), 1e-12)
     class_weight = prior ** -class_weight_power
@@ -137,9 +139,7 @@ def fit_head_on_frozen_trunk(classifier, x_train, targets, name: str, labels: st
 
     def loss_and_grad(theta):
         kernel, bias = unpack(theta)
-        z = f_train @ kernel + bias
-        z = z - z.max(1, keepdims=True)
-        log_p = z - np.log(np.exp(z).sum(1, keepdims=True))
+        log_p = log_softmax(f_train @ kernel + bias, axis=1)
         loss = -(sample_weight[:, None] * y2 * log_p).sum() + l2 / 2 * (kernel ** 2).sum()
         g = sample_weight[:, None] * (np.exp(log_p) - y2)
         return loss, np.concatenate([(f_train.T @ g + l2 * kernel).ravel(), g.sum(0)])
@@ -147,10 +147,8 @@ def fit_head_on_frozen_trunk(classifier, x_train, targets, name: str, labels: st
     def accuracy(head):
         if x_val is None:
             return None
-        logits = f_val @ head[0] + head[1]
-        logits = logits - logits.max(-1, keepdims=True)
-        probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
-        return float((probs.mean(0).argmax(1) == np.asarray(y_val)).mean())
+        probs = softmax(f_val @ head[0] + head[1], axis=-1).mean(0)  # both views averaged
+        return float((probs.argmax(1) == np.asarray(y_val)).mean())
 
     f_val = pooled(x_val) if x_val is not None else None
     before = accuracy(start)
@@ -158,8 +156,7 @@ def fit_head_on_frozen_trunk(classifier, x_train, targets, name: str, labels: st
                       method="L-BFGS-B", options={"maxiter": 5000})
     kernel, bias = unpack(result.x)
     heads = dict(classifier.config.extra.get("heads") or {})
-    heads[name] = {"kernel": kernel.astype(np.float32).tolist(),
-                   "bias": bias.astype(np.float32).tolist(), "labels": labels}
+    heads[name] = head_spec(kernel, bias, labels)
     classifier.config.extra["heads"] = heads
     record = {"method": "softmax regression on the frozen pooled features (image + mirror), "
                         "class-weighted, L2, solved by L-BFGS from the stored head",
