@@ -70,6 +70,7 @@ def _head_readers(teacher, heads):
     """``(model, [fn(outputs) -> probabilities per head])``: one forward pass answers every head
     (pooled features through each head's weights), or the model's own output without heads."""
     import keras
+    from scipy.special import softmax
 
     from xfer_keras.models.heads import pooled_features
 
@@ -88,9 +89,7 @@ def _head_readers(teacher, heads):
 
     def reader(kernel, bias):
         def probabilities(out):
-            z = np.asarray(out, np.float64) @ kernel + bias
-            z = np.exp(z - z.max(axis=1, keepdims=True))
-            return z / z.sum(axis=1, keepdims=True)
+            return softmax(np.asarray(out, np.float64) @ kernel + bias, axis=1)
         return probabilities
 
     return features, [reader(kernel, bias) for kernel, bias in weights]
