@@ -11,7 +11,9 @@ runs in fresh subprocesses (the cap is read when TensorFlow loads): a crash prob
 gradients of several few-channel 1x1 stride-2 convs, the regression test's model among them),
 and, in another process, train and inference images/s of ``--arch`` (batch 128 at 48 px). Options: ISA caps
 AVX2 / AVX512_CORE / AVX512_CORE_BF16 / no cap, oneDNN off, XLA ``jit_compile``, bf16 mixed
-precision under the BF16 cap and under the AMX cap (this CPU's tile units). Rows are measured
+precision under the BF16 cap and under the AMX cap (this CPU's tile units), and Keras on JAX
+(float32 and mixed bf16; what ``--input-pipeline layers`` trains with where TensorFlow is
+absent). ``--options`` picks some of them. Rows are measured
 in rounds (every option once per round) so that a change in the
 machine's load hits all options alike; the median over rounds is printed with the load average.
 Timings are printed, never asserted.
@@ -40,6 +42,9 @@ OPTIONS = {  # name -> (environment, jit_compile, mixed_bfloat16)
     "AVX2 + XLA jit_compile": ({"ONEDNN_MAX_CPU_ISA": "AVX2"}, True, False),
     "AVX512_CORE_BF16 + mixed bf16": ({"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16"}, False, True),
     "AVX512_CORE_AMX + mixed bf16": ({"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_AMX"}, False, True),
+    # Keras on JAX (XLA's CPU kernels, no oneDNN), as on the GPU machines without TensorFlow
+    "JAX backend": ({"KERAS_BACKEND": "jax"}, False, False),
+    "JAX backend + mixed bf16": ({"KERAS_BACKEND": "jax"}, False, True),
 }
 
 
@@ -130,7 +135,6 @@ def child(option: str, steps: int, arch: str = "resnet_small_bam") -> dict:
     import xfer_keras  # noqa: F401  (keeps the caller's ONEDNN_MAX_CPU_ISA)
     import keras
     import numpy as np
-    import tensorflow as tf
 
     from xfer_keras.models.registry import create
 
@@ -149,7 +153,12 @@ def child(option: str, steps: int, arch: str = "resnet_small_bam") -> dict:
     for _ in range(steps):
         model.train_on_batch(x, y)
     train_ips = steps * batch / (time.perf_counter() - t0)
-    infer = tf.function(lambda z: model(z, training=False), jit_compile=jit)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        infer = tf.function(lambda z: model(z, training=False), jit_compile=jit)
+    else:  # jitted by Keras
+        infer = model.predict_on_batch
     infer(x)
     t0 = time.perf_counter()
     for _ in range(steps):
@@ -178,11 +187,12 @@ def run_option(option: str, steps: int, arch: str = "resnet_small_bam") -> dict:
                {"train_ips": nan, "infer_ips": nan, "crashed": speed})}
 
 
-def isa_table(rounds: int, steps: int, arch: str = "resnet_small_bam") -> None:
-    results = {name: [] for name in OPTIONS}
+def isa_table(rounds: int, steps: int, arch: str = "resnet_small_bam",
+              options=tuple(OPTIONS)) -> None:
+    results = {name: [] for name in options}
     loads = []
     for _ in range(rounds):
-        for name in OPTIONS:
+        for name in options:
             loads.append(os.getloadavg()[0])
             results[name].append(run_option(name, steps, arch))
     print(f"load average during the runs: {min(loads):.1f}-{max(loads):.1f} on "
@@ -208,14 +218,22 @@ def main(argv=None) -> int:
     parser.add_argument("--size", type=int, default=None, help="input size for --models")
     parser.add_argument("--arch", default="resnet_small_bam",
                         help="registry model of the ISA table (48x48 gray), e.g. resnet_bam_wide")
+    parser.add_argument("--options", default=None,
+                        help="comma-separated option names of the ISA table (default: all)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    options = tuple(OPTIONS)
+    if args.options:
+        options = tuple(name.strip() for name in args.options.split(","))
+        unknown = [name for name in options if name not in OPTIONS]
+        if unknown:
+            parser.error(f"unknown options {unknown}; known: {list(OPTIONS)}")
     if args.child:
         print(json.dumps(child(args.child, args.steps, args.arch)), flush=True)
     elif args.models:
         model_table(args.models, args.size, args.steps)
     else:
-        isa_table(args.rounds, args.steps, args.arch)
+        isa_table(args.rounds, args.steps, args.arch, options)
     return 0
 
 

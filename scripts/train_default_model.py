@@ -452,9 +452,19 @@ def main(argv=None) -> int:
                         help="training augmentation (xfer_keras.data.image_folders.make_dataset): "
                              "studio adds gamma, harder contrast, side light and +-15 degree "
                              "rolls, the changes benchmarks/capture_robustness.py measures")
+    parser.add_argument("--input-pipeline", choices=("auto", "tf.data", "layers"),
+                        default="auto",
+                        help="augmentation in a tf.data pipeline (TensorFlow) or as a layer in "
+                             "the training graph (any Keras backend: KERAS_BACKEND=jax on a GPU "
+                             "machine without TensorFlow); auto: tf.data on TensorFlow "
+                             "(xfer_keras.training.augmentation)")
     parser.add_argument("--erasing", type=float, default=0.0,
                         help="share of training images with one random rectangle replaced by "
                              "noise (random erasing; make_dataset's erasing)")
+    parser.add_argument("--train-only", action="store_true",
+                        help="train and write the best checkpoint (float32) to --out, nothing "
+                             "else: no test sets, no card (e.g. on a GPU machine; then "
+                             "--evaluate-only here)")
     parser.add_argument("--quick", action="store_true", help="tiny subset, 1 epoch (CI)")
     parser.add_argument("--card", default=None, help="model card path (default next to --out)")
     parser.add_argument("--notes", default=None,
@@ -464,6 +474,8 @@ def main(argv=None) -> int:
         parser.error("--teacher-answers keeps the answers of a --teacher; name the teacher")
     if args.answers_only and not args.teacher_answers:
         parser.error("--answers-only writes the --teacher-answers FILE; name it")
+    if args.train_only and args.evaluate_only:
+        parser.error("--train-only trains; --evaluate-only does not: give one")
     if args.fit_head and not args.evaluate_only:
         parser.error("--fit-head fits a head on a trained model's trunk: give --evaluate-only")
     if args.teacher_answers and len(args.teacher_answers) != len(args.teacher):
@@ -539,6 +551,11 @@ def main(argv=None) -> int:
         best, recipe = train(args, x_tr, y_tr, x_va, y_va, info, deadline,
                              {k: v for k, v in records.items() if v})
         best.config.extra["wall_minutes"] = (time.time() - start) / 60
+        if args.train_only:
+            best.config.extra["dataset_info"] = info
+            best.save(args.out)
+            print(f"wrote {args.out} (--train-only: evaluate it with --evaluate-only)", flush=True)
+            return 0
     finalize(best, args, Path(args.out), recipe, data, x_va, y_va, info)
     print(f"done in {(time.time() - start) / 60:.1f} min", flush=True)
     return 0
@@ -724,6 +741,12 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline, records=None):
     if args.schedule == "time-cosine":
         extra_callbacks.append(TimeCosineLR(args.lr, deadline))
     clf.config.extra["schedule"] = args.schedule
+    import keras
+
+    backend = keras.backend.backend()
+    pipeline = args.input_pipeline if args.input_pipeline != "auto" else (
+        "tf.data" if backend == "tensorflow" else "layers")
+    clf.config.extra.update(training_backend=backend, input_pipeline=pipeline)
     clf.config.extra.update(records or {})
     if args.seed is not None:
         clf.config.extra["seed"] = args.seed
@@ -736,7 +759,8 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline, records=None):
                              deadline=deadline, extra_callbacks=extra_callbacks,
                              steps_per_epoch=steps or None, snapshots=args.snapshots,
                              snapshot_every=args.snapshot_every,
-                             seed=0 if args.seed is None else args.seed, **fit_options)
+                             seed=0 if args.seed is None else args.seed,
+                             input_pipeline=pipeline, **fit_options)
     best = EmotionClassifier.load(out)
     if args.precision != "float32":
         best = float32_copy(best, args)
@@ -760,10 +784,9 @@ def epoch_cap(args) -> int:
 
 
 def two_head_fit_options(clf, args, y_tr, recipe, extra_callbacks) -> dict:
-    """The compiled two-head training model (the classifier's FER+ head + a FER2013 head that
-    starts as the resumed model's own, else as a copy of the FER+ head) and the callback that
-    stores the extra head in the config."""
-    import keras
+    """The two-head training model (the classifier's FER+ head + a FER2013 head that starts as
+    the resumed model's own, else as a copy of the FER+ head), its loss and metrics, and the
+    callback that stores the extra head in the config."""
     import numpy as np
 
     from xfer_keras.models.heads import training_model
@@ -776,15 +799,14 @@ def two_head_fit_options(clf, args, y_tr, recipe, extra_callbacks) -> dict:
     weights = [[w[i] for i in range(k)] for w in weights]
     stored = (clf.config.extra.get("heads") or {}).get(args.second_head)  # resuming one
     model, head = training_model(clf.model, args.second_head, init_spec=stored)
-    model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate),
-                  loss=two_head_loss(*weights, second_scale=args.second_head_weight),
-                  metrics=two_head_metrics(k))
+    compile_options = dict(loss=two_head_loss(*weights, second_scale=args.second_head_weight),
+                           metrics=two_head_metrics(k))
     extra_callbacks.append(HeadIntoConfig(clf, head, args.second_head, args.second_head))
     clf.config.extra["second_head_weight"] = float(args.second_head_weight)
     print(f"two heads: {clf.config.architecture} FER+ head + {args.second_head} head (loss "
           f"scale {args.second_head_weight:g}); class weights {np.round(weights, 2).tolist()}",
           flush=True)
-    return {"train_model": model, "compile_model": False}
+    return {"train_model": model, "compile_options": compile_options}
 
 
 def float32_copy(clf, args):

@@ -135,6 +135,29 @@ def test_blurred_copy_warns_and_two_heads_train(script, sharp_data, tmp_path, ca
     assert f"Grad-CAM reads their joined `{clf.gradcam_layer}` layer" in text
 
 
+def test_train_only_with_the_layers_pipeline_then_evaluate_here(script, sharp_data, tmp_path):
+    """What a GPU machine runs: augmentation in the graph (``--input-pipeline layers``), two
+    heads, ``--train-only`` (the checkpoint, no test figures, no card); then ``--evaluate-only``
+    here scores it like any model."""
+    out, again = tmp_path / "device.keras", tmp_path / "evaluated.keras"
+    assert script.main(["--quick", "--labels", "ferplus", "--second-head", "fer2013",
+                        "--input-pipeline", "layers", "--erasing", "0.5", "--train-only",
+                        "--out", str(out), "--cache", ""]) == 0
+    clf = EmotionClassifier.load(out)
+    extra = clf.config.extra
+    assert extra["input_pipeline"] == "layers" and extra["training_backend"] == "tensorflow"
+    assert clf.heads == ("fer2013",) and extra["recipe"]["erasing"] == 0.5
+    assert "fer2013_test" not in extra and not (tmp_path / "MODEL_CARD.md").exists()
+    assert extra["dataset_info"]["labels"] == "ferplus"
+    assert script.main(["--quick", "--labels", "ferplus", "--evaluate-only", str(out),
+                        "--out", str(again), "--card", str(tmp_path / "CARD.md"),
+                        "--cache", ""]) == 0
+    evaluated = EmotionClassifier.load(again).config.extra
+    assert 0.0 <= evaluated["fer2013_test_head_fer2013"]["accuracy"] <= 1.0
+    with pytest.raises(SystemExit):
+        script.main(["--quick", "--train-only", "--evaluate-only", str(out)])
+
+
 def test_posed_faces_train_and_are_left_out_of_ckplus48(script, sharp_data, data_dir, tmp_path):
     """``--posed ckplus48``: CK+48 crops of a seeded share of its subjects (never the full-res dev
     sequences' subjects) join the FER+ targets; the config names them and the card says so."""

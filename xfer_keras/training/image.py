@@ -3,10 +3,12 @@
 Paper recipe (:data:`PAPER_RECIPE`): Adam, lr 1e-5, batch 64, learning rate / 10 after 5 epochs
 without validation improvement, at most 100 epochs, early stopping; we add augmentation and
 class weights. :func:`fit_classifier` runs it on uint8 image arrays (from
-:mod:`xfer_keras.data.image_folders`) under any ``tf.distribute`` strategy (default: the current
-one), checkpoints the best epoch on validation accuracy atomically, and can stop at a wall-clock
-deadline. :func:`evaluate_classifier` gives accuracy, the per-class precision / recall / F1 table
-(the paper's Table 1 shape) and the confusion matrix.
+:mod:`xfer_keras.data.image_folders`), fed by ``tf.data`` under any ``tf.distribute`` strategy
+(default: the current one) or, on any Keras backend (JAX without TensorFlow), with the
+augmentation inside the graph (:mod:`xfer_keras.training.augmentation`); it checkpoints the best
+epoch on validation accuracy atomically and can stop at a wall-clock deadline.
+:func:`evaluate_classifier` gives accuracy, the per-class precision / recall / F1 table (the
+paper's Table 1 shape) and the confusion matrix.
 """
 
 from __future__ import annotations
@@ -172,8 +174,7 @@ class EpochLog:
 
             def on_epoch_end(self, epoch, logs=None):
                 logs = logs or {}
-                lr = self.model.optimizer.learning_rate
-                lr = float(lr.numpy() if hasattr(lr, "numpy") else lr)
+                lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
                 items = " ".join(f"{k}={v:.4f}" for k, v in sorted(logs.items())
                                  if k != "learning_rate")
                 print(f"epoch {epoch + 1}: {items} lr={lr:.2g} ({time.time() - self.t0:.0f} s)",
@@ -185,8 +186,9 @@ class EpochLog:
 def fit_classifier(classifier, x_train, y_train, x_val=None, y_val=None, recipe=PAPER_RECIPE,
                    strategy=None, checkpoint=None, deadline: float | None = None,
                    steps_per_epoch: int | None = None, verbose: int = 0, seed: int = 0,
-                   class_weight_power: float = 0.5, extra_callbacks=(), compile_model=True,
-                   train_model=None, snapshots=None, snapshot_every: int = 1):
+                   class_weight_power: float = 0.5, extra_callbacks=(), train_model=None,
+                   compile_options: dict | None = None, snapshots=None, snapshot_every: int = 1,
+                   input_pipeline: str = "auto"):
     """Train ``classifier.model`` on uint8 image arrays with the recipe; returns the History.
 
     Args:
@@ -202,47 +204,88 @@ def fit_classifier(classifier, x_train, y_train, x_val=None, y_val=None, recipe=
         snapshots: a folder for the classifier every ``snapshot_every`` epochs (:class:`Snapshots`,
             for a weight average); None = none.
         deadline: ``time.time()`` value after which no new epoch starts.
-        train_model: the model to fit instead of ``classifier.model`` (compiled by the caller,
-            ``compile_model=False``), e.g. a two-head model sharing its layers
-            (:mod:`xfer_keras.training.two_heads`); checkpoints still save the classifier.
+        train_model: the model to fit instead of ``classifier.model``, e.g. a two-head model
+            sharing its layers (:mod:`xfer_keras.training.two_heads`), with its
+            ``compile_options`` (``loss``, ``metrics``; the optimizer is the recipe's Adam);
+            checkpoints still save the classifier.
+        input_pipeline: ``"tf.data"`` (augmentation in a ``tf.data`` pipeline,
+            :func:`~xfer_keras.data.image_folders.make_dataset`; needs TensorFlow, takes a
+            ``strategy``), ``"layers"`` (the same recipe as a layer inside the training graph,
+            :mod:`xfer_keras.training.augmentation`, fed raw arrays by ``model.fit``: any Keras
+            backend, e.g. JAX on a GPU machine without TensorFlow) or ``"auto"`` (``tf.data``
+            on the TensorFlow backend, else ``layers``).
     """
     import keras
-    import tensorflow as tf
 
-    from xfer_keras.data.image_folders import make_dataset
-    from xfer_keras.models.classifier import apply_preprocessing
-
-    strategy = strategy or tf.distribute.get_strategy()
-    prep_name = classifier.preprocessing
-    batch = recipe.batch_size * max(1, strategy.num_replicas_in_sync)
-
-    def prep(x):
-        return apply_preprocessing(x, prep_name)
-
-    shape = dict(size=classifier.input_size, channels=classifier.channels)
-    train_ds = make_dataset(x_train, y_train, batch_size=batch, shuffle=True,
-                            augment=recipe.augment, seed=seed, preprocess=prep,
-                            augmentation=recipe.augmentation, erasing=recipe.erasing, **shape)
-    val_ds = None
-    if x_val is not None:
-        val_ds = make_dataset(x_val, y_val, batch_size=batch, preprocess=prep, **shape)
+    pipeline = input_pipeline
+    if pipeline == "auto":
+        pipeline = "tf.data" if keras.backend.backend() == "tensorflow" else "layers"
+    if pipeline not in ("tf.data", "layers"):
+        raise ValueError("input_pipeline is 'auto', 'tf.data' or 'layers'; "
+                         f"got {input_pipeline!r}")
+    if pipeline == "layers" and strategy is not None:
+        raise ValueError("a tf.distribute strategy needs input_pipeline='tf.data'")
     soft = np.asarray(y_train).ndim == 2
-    if compile_model:
+    model = train_model if train_model is not None else classifier.model
+    n_cls = len(classifier.class_names)
+    smooth_hard = bool(recipe.label_smoothing) and not soft  # hard labels turned one-hot
+    if compile_options is None:
+        compile_options = dict(
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing)
+            if recipe.label_smoothing or soft else keras.losses.SparseCategoricalCrossentropy(),
+            # one metric name for both target kinds, so monitors and logs stay the same
+            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")] if soft or smooth_hard
+            else ["accuracy"])
+    if pipeline == "tf.data":
+        import tensorflow as tf
+
+        from xfer_keras.data.image_folders import make_dataset
+        from xfer_keras.models.classifier import apply_preprocessing
+
+        strategy = strategy or tf.distribute.get_strategy()
+        prep_name = classifier.preprocessing
+        batch = recipe.batch_size * max(1, strategy.num_replicas_in_sync)
+
+        def prep(x):
+            return apply_preprocessing(x, prep_name)
+
+        shape = dict(size=classifier.input_size, channels=classifier.channels)
+        train_data = make_dataset(x_train, y_train, batch_size=batch, shuffle=True,
+                                  augment=recipe.augment, seed=seed, preprocess=prep,
+                                  augmentation=recipe.augmentation, erasing=recipe.erasing,
+                                  **shape)
+        val_data = None
+        if x_val is not None:
+            val_data = make_dataset(x_val, y_val, batch_size=batch, preprocess=prep, **shape)
+        if smooth_hard:
+            train_data = train_data.map(lambda x, y: (x, tf.one_hot(y, n_cls)))
+            if val_data is not None:
+                val_data = val_data.map(lambda x, y: (x, tf.one_hot(y, n_cls)))
+        if steps_per_epoch is not None:
+            train_data = train_data.repeat()
         with strategy.scope():
-            classifier.model.compile(
-                optimizer=keras.optimizers.Adam(recipe.learning_rate),
-                loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing)
-                if recipe.label_smoothing or soft else keras.losses.SparseCategoricalCrossentropy(),
-                # one metric name for both target kinds, so monitors and logs stay the same
-                metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")] if soft
-                else ["accuracy"],
-            )
-    if recipe.label_smoothing and not soft:
-        n_cls = len(classifier.class_names)
-        train_ds = train_ds.map(lambda x, y: (x, tf.one_hot(y, n_cls)))
-        if val_ds is not None:
-            val_ds = val_ds.map(lambda x, y: (x, tf.one_hot(y, n_cls)))
-    monitor = recipe.monitor if val_ds is not None else recipe.monitor.replace("val_", "")
+            model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate),
+                          **compile_options)
+        fit_model, fit_args = model, dict(x=train_data, validation_data=val_data)
+    else:
+        from xfer_keras.training.augmentation import array_batches, augmented_model
+
+        x_train = np.asarray(x_train)
+        fit_model = augmented_model(model, classifier.preprocessing, x_train.shape[1:],
+                                    recipe.augmentation, recipe.erasing, augment=recipe.augment,
+                                    seed=seed)
+        fit_model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate),
+                          **compile_options)
+        y_fit, y_val_fit = np.asarray(y_train), None if y_val is None else np.asarray(y_val)
+        if smooth_hard:
+            y_fit = np.eye(n_cls, dtype=np.float32)[y_fit.astype(int)]
+            if y_val_fit is not None:
+                y_val_fit = np.eye(n_cls, dtype=np.float32)[y_val_fit.astype(int)]
+        fit_args = dict(x=array_batches(x_train, y_fit, recipe.batch_size, seed,
+                                        endless=steps_per_epoch is not None),
+                        validation_data=None if x_val is None else
+                        array_batches(x_val, y_val_fit, recipe.batch_size))
+    monitor = recipe.monitor if x_val is not None else recipe.monitor.replace("val_", "")
     callbacks = [EpochLog()]
     if recipe.reduce_lr_patience:
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
@@ -264,12 +307,9 @@ def fit_classifier(classifier, x_train, y_train, x_val=None, y_val=None, recipe=
     hard = np.asarray(y_train).argmax(1) if soft else y_train
     weights = class_weights(hard, len(classifier.class_names), class_weight_power) \
         if recipe.class_weights else None
-    if steps_per_epoch is not None:
-        train_ds = train_ds.repeat()
-    model = train_model if train_model is not None else classifier.model
-    return model.fit(train_ds, validation_data=val_ds, epochs=recipe.epochs,
-                                steps_per_epoch=steps_per_epoch, class_weight=weights,
-                                callbacks=callbacks, verbose=verbose, shuffle=False)
+    return fit_model.fit(**fit_args, epochs=recipe.epochs, steps_per_epoch=steps_per_epoch,
+                         class_weight=weights, callbacks=callbacks, verbose=verbose,
+                         shuffle=False)  # each pipeline shuffles its own batches, seeded
 
 
 @dataclasses.dataclass
