@@ -449,7 +449,7 @@ def main(argv=None) -> int:
                              "mean over shifted, zoomed and mirrored views (TTA distilled; "
                              "distillation.MULTI_VIEW), e.g. with the resumed model as teacher")
     parser.add_argument("--augmentation", choices=("basic", "studio"), default="basic",
-                        help="training augmentation (xfer_keras.data.image_folders.make_dataset): "
+                        help="training augmentation (xfer_keras.data.augment): "
                              "studio adds gamma, harder contrast, side light and +-15 degree "
                              "rolls, the changes benchmarks/capture_robustness.py measures")
     parser.add_argument("--input-pipeline", choices=("auto", "tf.data", "layers"),
@@ -460,7 +460,7 @@ def main(argv=None) -> int:
                              "(xfer_keras.training.augmentation)")
     parser.add_argument("--erasing", type=float, default=0.0,
                         help="share of training images with one random rectangle replaced by "
-                             "noise (random erasing; make_dataset's erasing)")
+                             "noise (random erasing; xfer_keras.data.augment)")
     parser.add_argument("--train-only", action="store_true",
                         help="train and write the best checkpoint (float32) to --out, nothing "
                              "else: no test sets, no card (e.g. on a GPU machine; then "

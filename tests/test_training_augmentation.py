@@ -1,5 +1,6 @@
-"""Training input on any backend: the augmentation layer draws make_dataset's recipe, the
-batches cover every image once per pass, and a classifier trains on JAX without TensorFlow."""
+"""The augmentation recipe (its ranges, drawn in one order), the layer that draws it in the
+training graph as make_dataset draws it in tf.data, batches that cover every image once per
+pass, and a classifier trained on JAX without TensorFlow."""
 
 import importlib.util
 import os
@@ -46,6 +47,52 @@ def change_profile(out, image):
     distortion = 1.0 - np.maximum(plain, mirror)  # rotation, zoom and shift
     return {"distortion": distortion, "level": out.mean((1, 2)),
             "spread": out.std((1, 2))}, mirror > plain
+
+
+def recorded_draws(augmentation, erasing, value):
+    """The (low, high) of every draw ``augment_pixels`` asks for, in order, and its output when
+    each draw returns ``value(low, high)``."""
+    from xfer_keras.data.augment import augment_pixels
+
+    asked = []
+
+    def uniform(shape, low, high):
+        asked.append((round(float(low), 4), round(float(high), 4)))
+        return keras.ops.full(shape, value(low, high), dtype="float32")
+
+    out = augment_pixels(keras.ops.convert_to_tensor(face_like(3).astype("float32")), uniform,
+                         augmentation, erasing)
+    return asked, keras.ops.convert_to_numpy(out)
+
+
+def test_the_recipe_asks_for_its_documented_ranges_in_a_fixed_order():
+    """One source of truth for both pipelines: the ranges of the docs, drawn in one order (so a
+    seeded source gives the same images), and no draw at all for erasing=0."""
+    basic = [(0.0, 1.0), (-10.0, 10.0), (0.9, 1.1), (-0.1, 0.1), (-0.1, 0.1), (0.8, 1.2),
+             (-20.0, 20.0)]
+    erase = [(0.02, 0.33), (round(np.log(0.3), 4), round(np.log(1 / 0.3), 4)), (0.0, 1.0),
+             (0.0, 1.0), (0.0, 1.0), (0.0, 255.0)]
+    assert recorded_draws("basic", 0.0, lambda lo, hi: lo)[0] == basic
+    assert recorded_draws("basic", 0.3, lambda lo, hi: lo)[0] == basic + erase
+    studio = recorded_draws("studio", 0.0, lambda lo, hi: lo)[0]
+    assert studio[1] == (-15.0, 15.0) and studio[5] == (0.6, 1.5)
+    assert studio[7:] == [(round(np.log(0.5), 4), round(np.log(2.0), 4)),
+                          (0.0, round(2 * np.pi, 4)), (0.0, 1.0), (0.4, 1.0)]
+
+
+def test_the_recipe_at_its_midpoint_is_the_identity():
+    """Every draw at the middle of its range: no mirror (0.5 is not below 0.5), no rotation,
+    zoom 1, no shift, contrast 1, brightness 0; studio: contrast x1.05 about the mean (the
+    middle of 0.6-1.5), gamma 1, no side light."""
+    image = face_like(3).astype("float32")
+    _, out = recorded_draws("basic", 0.0, lambda lo, hi: (lo + hi) / 2)
+    np.testing.assert_allclose(out, image, atol=0.05)
+    _, out = recorded_draws("studio", 0.0, lambda lo, hi: (lo + hi) / 2)
+    mean = image.mean(axis=(1, 2, 3), keepdims=True)
+    np.testing.assert_allclose(out, np.clip((image - mean) * 1.05 + mean, 0, 255), atol=0.05)
+    _, mirrored = recorded_draws("basic", 0.0, lambda lo, hi: lo if (lo, hi) == (0, 1) else
+                                 (lo + hi) / 2)
+    np.testing.assert_allclose(mirrored, face_like(3)[:, :, ::-1].astype("float32"), atol=0.05)
 
 
 def test_identity_outside_training():

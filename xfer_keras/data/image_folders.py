@@ -246,10 +246,6 @@ def stratified_split(frame: pd.DataFrame, val_fraction: float = 0.1, seed: int =
     return frame[~is_val].reset_index(drop=True), frame[is_val].reset_index(drop=True)
 
 
-#: ``make_dataset``'s augmentation recipes
-AUGMENTATIONS = ("basic", "studio")
-
-
 def make_dataset(images: np.ndarray, labels: np.ndarray | None = None, batch_size: int = 64,
                  shuffle: bool = False, augment: bool = False, seed: int = 0,
                  preprocess=None, repeat: bool = False, drop_remainder: bool = False,
@@ -257,26 +253,18 @@ def make_dataset(images: np.ndarray, labels: np.ndarray | None = None, batch_siz
                  augmentation: str = "basic", erasing: float = 0.0):
     """``tf.data.Dataset`` over uint8 arrays ``(N, H, W, C)``: shuffle, augment, batch.
 
-    Augmentation (training only), ``augmentation="basic"``: random horizontal flip, random
-    shift/zoom (+-10 %), rotation (+-10 degrees), brightness (+-20) and contrast (x0.8-1.2)
-    jitter. ``"studio"`` widens it towards other capture set-ups
-    (:mod:`xfer_keras.data.capture_shifts`): rotation +-15 degrees, contrast x0.6-1.5, a gamma
-    of 0.5-2 (log-uniform) and, for half the images, light falling off linearly across the face
-    from a random direction (down to x0.4-1 at the far corner). ``erasing`` (training only) is
-    the share of images that get random erasing (Zhong et al. 2020) after the jitter: one
-    rectangle of 2-33 % of the image, aspect 0.3-3.3, filled with uniform noise, so that no
-    single face region can carry the answer alone. ``preprocess`` is
+    Augmentation (training only): the ``augmentation`` recipe ("basic" or "studio") and
+    random erasing in ``erasing`` of the images, :func:`xfer_keras.data.augment.augment_pixels`
+    drawn from a ``tf.random.Generator`` seeded with ``seed``. ``preprocess`` is
     applied to the float32 batch in ``[0, 255]`` (e.g. ``lambda x: x / 255``). ``size`` /
     ``channels`` resize (bilinear, after augmentation) and convert gray <-> RGB on the fly, so a
     48x48 gray dataset can feed a 224x224 RGB model without a 224x224 copy in memory.
     """
     import tensorflow as tf
 
-    if augmentation not in AUGMENTATIONS:
-        raise ValueError(f"unknown augmentation {augmentation!r}; known: {AUGMENTATIONS}")
-    if not 0.0 <= erasing <= 1.0:
-        raise ValueError(f"erasing is a share of images, in [0, 1]; got {erasing}")
-    studio = augmentation == "studio"
+    from xfer_keras.data.augment import augment_pixels, check_recipe
+
+    check_recipe(augmentation, erasing)
     images = np.asarray(images)
     if images.ndim != 4:
         raise ValueError(f"images must be (N, H, W, C), got {images.shape}")
@@ -291,66 +279,13 @@ def make_dataset(images: np.ndarray, labels: np.ndarray | None = None, batch_siz
 
     rng = tf.random.Generator.from_seed(seed)
 
-    def _augment(x):
-        n = tf.shape(x)[0]
-        x = tf.where(rng.uniform((n, 1, 1, 1)) < 0.5, tf.reverse(x, axis=[2]), x)
-        # random rotation + zoom + shift with one affine transform per image
-        max_angle = 15.0 if studio else 10.0
-        angle = rng.uniform((n,), -max_angle, max_angle) * np.pi / 180.0
-        zoom = rng.uniform((n,), 0.9, 1.1)
-        tx = rng.uniform((n,), -0.1, 0.1) * float(w)
-        ty = rng.uniform((n,), -0.1, 0.1) * float(h)
-        cos, sin = tf.cos(angle) / zoom, tf.sin(angle) / zoom
-        cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
-        a0, a1 = cos, -sin
-        b0, b1 = sin, cos
-        a2 = cx - a0 * cx - a1 * cy + tx
-        b2 = cy - b0 * cx - b1 * cy + ty
-        zeros = tf.zeros_like(a0)
-        transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
-        x = tf.raw_ops.ImageProjectiveTransformV3(
-            images=x, transforms=transforms, output_shape=tf.constant([h, w]),
-            fill_value=0.0, interpolation="BILINEAR", fill_mode="REFLECT")
-        gain = rng.uniform((n, 1, 1, 1), *((0.6, 1.5) if studio else (0.8, 1.2)))
-        bias = rng.uniform((n, 1, 1, 1), -20.0, 20.0)
-        mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
-        x = tf.clip_by_value((x - mean) * gain + mean + bias, 0.0, 255.0)
-        if studio:
-            x = _studio_light(x, n)
-        if erasing > 0:  # no draws otherwise: the other recipes' streams stay as they were
-            x = _erase(x, n)
-        return x
-
-    def _erase(x, n):
-        area = rng.uniform((n, 1, 1), 0.02, 0.33) * float(h * w)
-        aspect = tf.exp(rng.uniform((n, 1, 1), np.log(0.3), np.log(1 / 0.3)))
-        eh = tf.minimum(tf.sqrt(area * aspect), float(h))
-        ew = tf.minimum(tf.sqrt(area / aspect), float(w))
-        y0 = rng.uniform((n, 1, 1)) * (float(h) - eh)
-        x0 = rng.uniform((n, 1, 1)) * (float(w) - ew)
-        ys, xs = tf.meshgrid(tf.range(h, dtype=tf.float32), tf.range(w, dtype=tf.float32),
-                             indexing="ij")
-        inside = ((ys[None] >= y0) & (ys[None] < y0 + eh)
-                  & (xs[None] >= x0) & (xs[None] < x0 + ew)
-                  & (rng.uniform((n, 1, 1)) < erasing))
-        noise = rng.uniform(tf.shape(x), 0.0, 255.0)
-        return tf.where(inside[..., None], noise, x)
-
-    def _studio_light(x, n):
-        log_gamma = rng.uniform((n, 1, 1, 1), np.log(0.5), np.log(2.0))
-        x = 255.0 * tf.pow(x / 255.0, tf.exp(log_gamma))
-        # light from a random direction: a linear ramp from 1 down to ``far`` across the face
-        theta = rng.uniform((n, 1, 1), 0.0, 2.0 * np.pi)
-        far = tf.where(rng.uniform((n, 1, 1)) < 0.5, rng.uniform((n, 1, 1), 0.4, 1.0), 1.0)
-        ys, xs = tf.meshgrid(tf.linspace(-1.0, 1.0, h), tf.linspace(-1.0, 1.0, w), indexing="ij")
-        along = (xs[None] * tf.cos(theta) + ys[None] * tf.sin(theta)) / np.sqrt(2.0)  # -1..1
-        ramp = 1.0 - (1.0 - far) * (along + 1.0) / 2.0
-        return tf.clip_by_value(x * ramp[..., None], 0.0, 255.0)
+    def _uniform(shape, low, high):
+        return rng.uniform(shape, low, high)
 
     def _map(*batch):
         x = tf.cast(batch[0], tf.float32)
         if augment:
-            x = _augment(x)
+            x = augment_pixels(x, _uniform, augmentation, erasing)
         if channels == 3 and c == 1:
             x = tf.image.grayscale_to_rgb(x)
         elif channels == 1 and c == 3:

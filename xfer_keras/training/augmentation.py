@@ -2,9 +2,9 @@
 
 :func:`xfer_keras.data.image_folders.make_dataset` augments inside a ``tf.data`` pipeline, which
 needs TensorFlow. The GPU machines this project can borrow run Keras 3 on JAX without
-TensorFlow, so :class:`TrainingAugmentation` draws the same recipe ("basic" or "studio", plus
-random erasing) with ``keras.ops`` and ``keras.random`` inside the training graph (on the
-accelerator, beside the model), :func:`augmented_model` puts it in front of a model together
+TensorFlow, so :class:`TrainingAugmentation` draws the same recipe
+(:func:`xfer_keras.data.augment.augment_pixels`: "basic" or "studio", plus random erasing) from
+``keras.random`` inside the training graph (on the accelerator, beside the model), :func:`augmented_model` puts it in front of a model together
 with the pixel preprocessing, and :func:`array_batches` feeds the raw uint8 arrays in seeded,
 reshuffled passes (:func:`xfer_keras.training.image.fit_classifier` with
 ``input_pipeline="layers"``). Outside training the layer passes its input through unchanged.
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from xfer_keras.data.image_folders import AUGMENTATIONS
+from xfer_keras.data.augment import augment_pixels, check_recipe
 
 _LAYER_CLASS = None
 
@@ -31,87 +31,28 @@ def _layer_class():
 
     @keras.saving.register_keras_serializable(package="xfer_keras")
     class TrainingAugmentation(keras.layers.Layer):
-        """Random mirror, rotation + zoom + shift (one affine map, reflected borders), contrast
-        and brightness jitter, for "studio" also gamma and side light, then random erasing, on
-        float pixels in ``[0, 255]`` (``make_dataset``'s recipe); identity when not training."""
+        """:func:`xfer_keras.data.augment.augment_pixels` (the recipe ``make_dataset`` draws)
+        on float pixels in ``[0, 255]``, drawn from ``keras.random`` with a seeded
+        ``SeedGenerator``; identity when not training."""
 
         def __init__(self, augmentation: str = "basic", erasing: float = 0.0,
                      seed: int | None = None, **kwargs):
             kwargs.setdefault("dtype", "float32")  # pixels keep float32 under mixed precision
             super().__init__(**kwargs)
-            if augmentation not in AUGMENTATIONS:
-                raise ValueError(f"unknown augmentation {augmentation!r}; known: "
-                                 f"{AUGMENTATIONS}")
-            if not 0.0 <= erasing <= 1.0:
-                raise ValueError(f"erasing is a share of images, in [0, 1]; got {erasing}")
+            check_recipe(augmentation, erasing)
             self.augmentation = augmentation
             self.erasing = float(erasing)
             self.seed = seed
             self.seed_generator = keras.random.SeedGenerator(seed)
 
-        def _uniform(self, shape, low=0.0, high=1.0):
+        def _uniform(self, shape, low, high):
             return keras.random.uniform(shape, low, high, seed=self.seed_generator)
 
         def call(self, x, training=None):
             x = ops.cast(x, "float32")
             if not training:
                 return x
-            n, h, w = ops.shape(x)[0], x.shape[1], x.shape[2]
-            studio = self.augmentation == "studio"
-            x = ops.where(self._uniform((n, 1, 1, 1)) < 0.5, ops.flip(x, axis=2), x)
-            max_angle = 15.0 if studio else 10.0
-            angle = self._uniform((n,), -max_angle, max_angle) * (np.pi / 180.0)
-            zoom = self._uniform((n,), 0.9, 1.1)
-            tx = self._uniform((n,), -0.1, 0.1) * float(w)
-            ty = self._uniform((n,), -0.1, 0.1) * float(h)
-            a0, a1 = ops.cos(angle) / zoom, -ops.sin(angle) / zoom
-            b0, b1 = -a1, a0
-            cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
-            a2 = cx - a0 * cx - a1 * cy + tx
-            b2 = cy - b0 * cx - b1 * cy + ty
-            zeros = ops.zeros_like(a0)
-            transform = ops.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
-            x = ops.image.affine_transform(x, transform, interpolation="bilinear",
-                                           fill_mode="reflect", data_format="channels_last")
-            gain = self._uniform((n, 1, 1, 1), *((0.6, 1.5) if studio else (0.8, 1.2)))
-            bias = self._uniform((n, 1, 1, 1), -20.0, 20.0)
-            mean = ops.mean(x, axis=(1, 2, 3), keepdims=True)
-            x = ops.clip((x - mean) * gain + mean + bias, 0.0, 255.0)
-            if studio:
-                x = self._studio_light(x, n, h, w)
-            if self.erasing > 0:
-                x = self._erase(x, n, h, w)
-            return x
-
-        def _studio_light(self, x, n, h, w):
-            log_gamma = self._uniform((n, 1, 1, 1), np.log(0.5), np.log(2.0))
-            x = 255.0 * ops.power(ops.maximum(x, 0.0) / 255.0, ops.exp(log_gamma))
-            theta = self._uniform((n, 1, 1), 0.0, 2.0 * np.pi)
-            far = ops.where(self._uniform((n, 1, 1)) < 0.5, self._uniform((n, 1, 1), 0.4, 1.0),
-                            1.0)
-            ys, xs = np.meshgrid(np.linspace(-1.0, 1.0, h), np.linspace(-1.0, 1.0, w),
-                                 indexing="ij")
-            along = (xs[None].astype("float32") * ops.cos(theta)
-                     + ys[None].astype("float32") * ops.sin(theta)) / np.sqrt(2.0)
-            ramp = 1.0 - (1.0 - far) * (along + 1.0) / 2.0
-            return ops.clip(x * ops.expand_dims(ramp, -1), 0.0, 255.0)
-
-        def _erase(self, x, n, h, w):
-            area = self._uniform((n, 1, 1), 0.02, 0.33) * float(h * w)
-            aspect = ops.exp(self._uniform((n, 1, 1), np.log(0.3), np.log(1 / 0.3)))
-            eh = ops.minimum(ops.sqrt(area * aspect), float(h))
-            ew = ops.minimum(ops.sqrt(area / aspect), float(w))
-            y0 = self._uniform((n, 1, 1)) * (float(h) - eh)
-            x0 = self._uniform((n, 1, 1)) * (float(w) - ew)
-            ys, xs = np.meshgrid(np.arange(h, dtype="float32"), np.arange(w, dtype="float32"),
-                                 indexing="ij")
-            ys, xs = ys[None], xs[None]
-            inside = ops.logical_and(
-                ops.logical_and(ops.logical_and(ys >= y0, ys < y0 + eh),
-                                ops.logical_and(xs >= x0, xs < x0 + ew)),
-                self._uniform((n, 1, 1)) < self.erasing)
-            noise = self._uniform(ops.shape(x), 0.0, 255.0)
-            return ops.where(ops.expand_dims(inside, -1), noise, x)
+            return augment_pixels(x, self._uniform, self.augmentation, self.erasing)
 
         def compute_output_shape(self, input_shape):
             return input_shape

@@ -33,7 +33,7 @@ class TrainRecipe:
     reduce_lr_factor: float = 0.1
     early_stopping_patience: int = 10
     augment: bool = True
-    augmentation: str = "basic"  # make_dataset's recipe: "basic" or "studio" (capture shifts)
+    augmentation: str = "basic"  # xfer_keras.data.augment: "basic" or "studio" (capture shifts)
     erasing: float = 0.0  # make_dataset's share of images with one randomly erased rectangle
     class_weights: bool = True
     label_smoothing: float = 0.0
