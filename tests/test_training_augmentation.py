@@ -95,6 +95,18 @@ def test_the_recipe_at_its_midpoint_is_the_identity():
     np.testing.assert_allclose(mirrored, face_like(3)[:, :, ::-1].astype("float32"), atol=0.05)
 
 
+def test_layer_round_trips_through_a_keras_file(tmp_path):
+    inputs = keras.Input((48, 48, 1), dtype="uint8")
+    model = keras.Model(inputs, TrainingAugmentation("studio", erasing=0.3, seed=7)(inputs))
+    model.save(tmp_path / "aug.keras")
+    loaded = keras.saving.load_model(tmp_path / "aug.keras")
+    layer = loaded.layers[-1]
+    assert isinstance(layer, TrainingAugmentation)
+    assert (layer.augmentation, layer.erasing, layer.seed) == ("studio", 0.3, 7)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(face_like(2))),
+                                  face_like(2).astype("float32"))
+
+
 def test_identity_outside_training():
     layer = TrainingAugmentation("studio", erasing=0.5, seed=1)
     x = face_like(4)

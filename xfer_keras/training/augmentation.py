@@ -4,70 +4,54 @@
 needs TensorFlow. The GPU machines this project can borrow run Keras 3 on JAX without
 TensorFlow, so :class:`TrainingAugmentation` draws the same recipe
 (:func:`xfer_keras.data.augment.augment_pixels`: "basic" or "studio", plus random erasing) from
-``keras.random`` inside the training graph (on the accelerator, beside the model), :func:`augmented_model` puts it in front of a model together
-with the pixel preprocessing, and :func:`array_batches` feeds the raw uint8 arrays in seeded,
-reshuffled passes (:func:`xfer_keras.training.image.fit_classifier` with
-``input_pipeline="layers"``). Outside training the layer passes its input through unchanged.
-The draws follow their own seeded stream, not ``make_dataset``'s: the same distributions, not
-the same images.
+``keras.random`` inside the training graph (on the accelerator, beside the model),
+:func:`augmented_model` puts it in front of a model together with the pixel preprocessing, and
+:func:`array_batches` feeds the raw uint8 arrays in seeded, reshuffled passes
+(:func:`xfer_keras.training.image.fit_classifier` with ``input_pipeline="layers"``). Outside
+training the layer passes its input through unchanged. The draws follow their own seeded
+stream, not ``make_dataset``'s: the same distributions, not the same images.
 """
 
 from __future__ import annotations
 
+import keras
 import numpy as np
+from keras import ops
 
 from xfer_keras.data.augment import augment_pixels, check_recipe
 
-_LAYER_CLASS = None
 
+@keras.saving.register_keras_serializable(package="xfer_keras")
+class TrainingAugmentation(keras.layers.Layer):
+    """:func:`xfer_keras.data.augment.augment_pixels` (the recipe ``make_dataset`` draws) on
+    float pixels in ``[0, 255]``, drawn from ``keras.random`` with a seeded ``SeedGenerator``;
+    identity when not training."""
 
-def _layer_class():
-    """The layer class, defined on first use so importing this module does not import Keras."""
-    global _LAYER_CLASS
-    if _LAYER_CLASS is not None:
-        return _LAYER_CLASS
-    import keras
-    from keras import ops
+    def __init__(self, augmentation: str = "basic", erasing: float = 0.0,
+                 seed: int | None = None, **kwargs):
+        kwargs.setdefault("dtype", "float32")  # pixels keep float32 under mixed precision
+        super().__init__(**kwargs)
+        check_recipe(augmentation, erasing)
+        self.augmentation = augmentation
+        self.erasing = float(erasing)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
 
-    @keras.saving.register_keras_serializable(package="xfer_keras")
-    class TrainingAugmentation(keras.layers.Layer):
-        """:func:`xfer_keras.data.augment.augment_pixels` (the recipe ``make_dataset`` draws)
-        on float pixels in ``[0, 255]``, drawn from ``keras.random`` with a seeded
-        ``SeedGenerator``; identity when not training."""
+    def _uniform(self, shape, low, high):
+        return keras.random.uniform(shape, low, high, seed=self.seed_generator)
 
-        def __init__(self, augmentation: str = "basic", erasing: float = 0.0,
-                     seed: int | None = None, **kwargs):
-            kwargs.setdefault("dtype", "float32")  # pixels keep float32 under mixed precision
-            super().__init__(**kwargs)
-            check_recipe(augmentation, erasing)
-            self.augmentation = augmentation
-            self.erasing = float(erasing)
-            self.seed = seed
-            self.seed_generator = keras.random.SeedGenerator(seed)
+    def call(self, x, training=None):
+        x = ops.cast(x, "float32")
+        if not training:
+            return x
+        return augment_pixels(x, self._uniform, self.augmentation, self.erasing)
 
-        def _uniform(self, shape, low, high):
-            return keras.random.uniform(shape, low, high, seed=self.seed_generator)
+    def compute_output_shape(self, input_shape):
+        return input_shape
 
-        def call(self, x, training=None):
-            x = ops.cast(x, "float32")
-            if not training:
-                return x
-            return augment_pixels(x, self._uniform, self.augmentation, self.erasing)
-
-        def compute_output_shape(self, input_shape):
-            return input_shape
-
-        def get_config(self):
-            return {**super().get_config(), "augmentation": self.augmentation,
-                    "erasing": self.erasing, "seed": self.seed}
-
-    _LAYER_CLASS = TrainingAugmentation
-    return _LAYER_CLASS
-
-
-def TrainingAugmentation(*args, **kwargs):  # noqa: N802  (a layer's constructor)
-    """A :class:`TrainingAugmentation` layer (see the module docstring)."""
-    return _layer_class()(*args, **kwargs)
+    def get_config(self):
+        return {**super().get_config(), "augmentation": self.augmentation,
+                "erasing": self.erasing, "seed": self.seed}
 
 
 def augmented_model(model, preprocessing: str, image_shape, augmentation: str = "basic",
@@ -79,9 +63,6 @@ def augmented_model(model, preprocessing: str, image_shape, augmentation: str = 
     ``image_shape`` is the arrays' ``(H, W, C)``; the model's own input size and channels are
     read from ``model.input_shape``.
     """
-    import keras
-    from keras import ops
-
     from xfer_keras.models.classifier import apply_preprocessing
 
     h, w, c = (int(v) for v in image_shape)
@@ -111,8 +92,6 @@ def array_batches(x, y=None, batch_size: int = 64, seed: int = 0, endless: bool 
     reshuffled for every pass over the arrays. ``endless`` (for ``steps_per_epoch``): one pass
     runs on into the next, so pseudo-epochs are never cut short where a pass ends; otherwise
     one pass per epoch."""
-    import keras
-
     x = np.asarray(x)
     y = None if y is None else np.asarray(y)
     if y is not None and len(y) != len(x):
