@@ -681,11 +681,12 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline, records=None):
     config before the first epoch, so checkpoints and snapshots carry them."""
     from xfer_keras.models.classifier import EmotionClassifier
     from xfer_keras.models.registry import get_spec, model_config
-    from xfer_keras.training.image import TimeCosineLR, TrainRecipe, fit_classifier
+    import keras
+
+    from xfer_keras.training.image import (TimeCosineLR, TrainRecipe, fit_classifier,
+                                           resolve_input_pipeline)
 
     if args.precision != "float32":
-        import keras
-
         keras.mixed_precision.set_global_policy(args.precision)
     if args.resume:
         import shutil
@@ -741,12 +742,8 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline, records=None):
     if args.schedule == "time-cosine":
         extra_callbacks.append(TimeCosineLR(args.lr, deadline))
     clf.config.extra["schedule"] = args.schedule
-    import keras
-
-    backend = keras.backend.backend()
-    pipeline = args.input_pipeline if args.input_pipeline != "auto" else (
-        "tf.data" if backend == "tensorflow" else "layers")
-    clf.config.extra.update(training_backend=backend, input_pipeline=pipeline)
+    pipeline = resolve_input_pipeline(args.input_pipeline)
+    clf.config.extra.update(training_backend=keras.backend.backend(), input_pipeline=pipeline)
     clf.config.extra.update(records or {})
     if args.seed is not None:
         clf.config.extra["seed"] = args.seed

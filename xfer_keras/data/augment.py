@@ -5,7 +5,8 @@ source of random numbers, so the same recipe runs inside ``tf.data``
 (:func:`xfer_keras.data.image_folders.make_dataset`, with a seeded ``tf.random.Generator``) and
 inside a model's training graph on any Keras backend
 (:class:`xfer_keras.training.augmentation.TrainingAugmentation`, with ``keras.random``). The
-draws come in a fixed order, and none for a part of the recipe that is off.
+draws come in a fixed order, and none for a part of the recipe that is off. After it, both
+pipelines bring the batch to the model's channels and size with :func:`to_model_input`.
 
 ``"basic"``: random horizontal flip, one affine map per image (rotation +-10 degrees, zoom
 x0.9-1.1, shift +-10 %, reflected borders, bilinear), contrast x0.8-1.2 about the image's mean
@@ -64,6 +65,22 @@ def augment_pixels(x, uniform, augmentation: str = "basic", erasing: float = 0.0
         x = _studio_light(x, uniform, n, h, w)
     if erasing > 0:  # no draws otherwise: the other recipes' streams stay as they were
         x = _erase(x, uniform, erasing, n, h, w)
+    return x
+
+
+def to_model_input(x, size: int | None, channels: int | None):
+    """Float pixels ``(N, H, W, C)`` to the model's channels (gray <-> RGB, ITU-R 601 luma) and
+    ``size`` (bilinear), in ``keras.ops``: the step both training pipelines take after the
+    recipe. ``None`` keeps the batch's own."""
+    from keras import ops
+
+    c = int(x.shape[-1])
+    if channels == 3 and c == 1:
+        x = ops.repeat(x, 3, axis=-1)
+    elif channels == 1 and c == 3:
+        x = ops.sum(x * np.array([0.299, 0.587, 0.114], "float32"), axis=-1, keepdims=True)
+    if size is not None and (size, size) != (int(x.shape[1]), int(x.shape[2])):
+        x = ops.image.resize(x, (size, size), interpolation="bilinear")
     return x
 
 

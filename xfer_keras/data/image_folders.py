@@ -262,13 +262,12 @@ def make_dataset(images: np.ndarray, labels: np.ndarray | None = None, batch_siz
     """
     import tensorflow as tf
 
-    from xfer_keras.data.augment import augment_pixels, check_recipe
+    from xfer_keras.data.augment import augment_pixels, check_recipe, to_model_input
 
     check_recipe(augmentation, erasing)
     images = np.asarray(images)
     if images.ndim != 4:
         raise ValueError(f"images must be (N, H, W, C), got {images.shape}")
-    h, w, c = images.shape[1:]
     data = (images,) if labels is None else (images, np.asarray(labels))
     ds = tf.data.Dataset.from_tensor_slices(data)
     if shuffle:
@@ -286,12 +285,7 @@ def make_dataset(images: np.ndarray, labels: np.ndarray | None = None, batch_siz
         x = tf.cast(batch[0], tf.float32)
         if augment:
             x = augment_pixels(x, _uniform, augmentation, erasing)
-        if channels == 3 and c == 1:
-            x = tf.image.grayscale_to_rgb(x)
-        elif channels == 1 and c == 3:
-            x = tf.reduce_sum(x * tf.constant([0.299, 0.587, 0.114]), axis=-1, keepdims=True)
-        if size is not None and (size, size) != (h, w):
-            x = tf.image.resize(x, (size, size), method="bilinear")
+        x = to_model_input(x, size, channels)
         if preprocess is not None:
             x = preprocess(x)
         return (x,) + tuple(batch[1:]) if len(batch) > 1 else x

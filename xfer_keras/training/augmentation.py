@@ -18,7 +18,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from xfer_keras.data.augment import augment_pixels, check_recipe
+from xfer_keras.data.augment import augment_pixels, check_recipe, to_model_input
 
 
 @keras.saving.register_keras_serializable(package="xfer_keras")
@@ -74,16 +74,10 @@ def augmented_model(model, preprocessing: str, image_shape, augmentation: str = 
     x = (TrainingAugmentation(augmentation, erasing, seed=seed, name="augmentation")(inputs)
          if augment else keras.layers.Activation("linear", dtype="float32")(inputs))
 
-    def to_model_input(x):
-        if channels == 3 and c == 1:
-            x = ops.repeat(x, 3, axis=-1)
-        elif channels == 1 and c == 3:
-            x = ops.sum(x * np.array([0.299, 0.587, 0.114], "float32"), axis=-1, keepdims=True)
-        if (size, size) != (h, w):
-            x = ops.image.resize(x, (size, size), interpolation="bilinear")
-        return apply_preprocessing(x, preprocessing)
+    def model_input(x):
+        return apply_preprocessing(to_model_input(x, size, channels), preprocessing)
 
-    x = keras.layers.Lambda(to_model_input, dtype="float32", name="to_model_input")(x)
+    x = keras.layers.Lambda(model_input, dtype="float32", name="to_model_input")(x)
     return keras.Model(inputs, model(x), name=f"{model.name}_augmented")
 
 

@@ -183,6 +183,18 @@ class EpochLog:
         return _Callback()
 
 
+def resolve_input_pipeline(name: str = "auto") -> str:
+    """``"tf.data"`` or ``"layers"`` for ``fit_classifier``'s ``input_pipeline``: ``"auto"`` is
+    ``tf.data`` on the TensorFlow backend, else ``layers``."""
+    import keras
+
+    if name == "auto":
+        return "tf.data" if keras.backend.backend() == "tensorflow" else "layers"
+    if name not in ("tf.data", "layers"):
+        raise ValueError(f"input_pipeline is 'auto', 'tf.data' or 'layers'; got {name!r}")
+    return name
+
+
 def fit_classifier(classifier, x_train, y_train, x_val=None, y_val=None, recipe=PAPER_RECIPE,
                    strategy=None, checkpoint=None, deadline: float | None = None,
                    steps_per_epoch: int | None = None, verbose: int = 0, seed: int = 0,
@@ -217,12 +229,7 @@ def fit_classifier(classifier, x_train, y_train, x_val=None, y_val=None, recipe=
     """
     import keras
 
-    pipeline = input_pipeline
-    if pipeline == "auto":
-        pipeline = "tf.data" if keras.backend.backend() == "tensorflow" else "layers"
-    if pipeline not in ("tf.data", "layers"):
-        raise ValueError("input_pipeline is 'auto', 'tf.data' or 'layers'; "
-                         f"got {input_pipeline!r}")
+    pipeline = resolve_input_pipeline(input_pipeline)
     if pipeline == "layers" and strategy is not None:
         raise ValueError("a tf.distribute strategy needs input_pipeline='tf.data'")
     soft = np.asarray(y_train).ndim == 2
