@@ -127,12 +127,58 @@ def test_random_erasing_replaces_one_rectangle_in_the_asked_share_of_images():
         rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
         box = np.zeros_like(mask)
         box[rows.min():rows.max() + 1, cols.min():cols.max() + 1] = True
-        assert box.sum() <= 0.34 * mask.size and box.sum() >= 1
+        # a side of length L covers floor(L) or ceil(L) pixel rows, so its rows and columns
+        # bound the rectangle's area (2-33 % of the image) from both sides
+        n_rows, n_cols = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+        assert (n_rows - 1) * (n_cols - 1) < 0.33 * mask.size
+        assert (n_rows + 1) * (n_cols + 1) > 0.02 * mask.size
         assert mask[box].mean() > 0.95  # the rectangle is filled (noise may equal the level)
         assert not mask[~box].any()
     np.testing.assert_array_equal(batch(erasing=0.0), basic)
     with pytest.raises(ValueError, match="erasing"):
         make_dataset(x, y, augment=True, erasing=1.5)
+
+
+_PASSES = """
+import hashlib, sys
+import numpy as np
+from xfer_keras.data.image_folders import make_dataset
+x = np.random.default_rng(0).integers(0, 256, (96, 24, 24, 1), dtype=np.uint8)
+ds = make_dataset(x, np.arange(96) % 7, batch_size=8, shuffle=True, augment=True, seed=3,
+                  erasing=0.5)
+print(hashlib.sha256(b"".join(a.numpy().tobytes() for b in ds for a in b)).hexdigest())
+"""
+
+
+def test_one_seed_gives_the_same_batches_in_any_process_and_each_pass_draws_anew():
+    """Batches are augmented in parallel threads; their draws depend on the seed and the batch's
+    place only, so ``seed`` fixes a training run's inputs (here, in this process and another
+    one), while every pass over the data still draws new augmentations."""
+    import hashlib
+    import subprocess
+    import sys
+
+    x = np.random.default_rng(0).integers(0, 256, (96, 24, 24, 1), dtype=np.uint8)
+    y = np.arange(96) % 7
+
+    def passes(seed, shuffle=True, n=2):
+        ds = make_dataset(x, y, batch_size=8, shuffle=shuffle, augment=True, seed=seed,
+                          erasing=0.5)
+        return [[a.numpy() for b in ds for a in b] for _ in range(n)]
+
+    first, again = passes(3), passes(3)
+    for one, other in zip(first, again):
+        for a, b in zip(one, other):
+            np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(np.concatenate(passes(4, n=1)[0][::2]),
+                              np.concatenate(first[0][::2]))
+    fixed = passes(3, shuffle=False)  # same order each pass: only the draws can differ
+    np.testing.assert_array_equal(fixed[0][1], fixed[1][1])  # labels
+    assert not np.allclose(fixed[0][0], fixed[1][0])
+    digest = hashlib.sha256(b"".join(a.tobytes() for a in first[0])).hexdigest()
+    out = subprocess.run([sys.executable, "-c", _PASSES], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[-1] == digest
 
 
 @pytest.mark.real_data

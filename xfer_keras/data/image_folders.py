@@ -255,7 +255,9 @@ def make_dataset(images: np.ndarray, labels: np.ndarray | None = None, batch_siz
 
     Augmentation (training only): the ``augmentation`` recipe ("basic" or "studio") and
     random erasing in ``erasing`` of the images, :func:`xfer_keras.data.augment.augment_pixels`
-    drawn from a ``tf.random.Generator`` seeded with ``seed``. ``preprocess`` is
+    drawn from stateless random streams keyed by ``seed`` and the batch's place in the
+    seeded order (the same ``seed`` gives the same batches in any process, a new draw each
+    pass). ``preprocess`` is
     applied to the float32 batch in ``[0, 255]`` (e.g. ``lambda x: x / 255``). ``size`` /
     ``channels`` resize (bilinear, after augmentation) and convert gray <-> RGB on the fly, so a
     48x48 gray dataset can feed a 224x224 RGB model without a 224x224 copy in memory.
@@ -275,16 +277,16 @@ def make_dataset(images: np.ndarray, labels: np.ndarray | None = None, batch_siz
     if repeat:
         ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    # one random key per batch, from a seeded stream that moves on every pass: the batches
+    # are augmented in parallel, so a shared stateful generator would hand out its draws in
+    # whatever order the threads ask, and one seed would not give one training run
+    keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    ds = tf.data.Dataset.zip(ds, keys)
 
-    rng = tf.random.Generator.from_seed(seed)
-
-    def _uniform(shape, low, high):
-        return rng.uniform(shape, low, high)
-
-    def _map(*batch):
+    def _map(batch, key):
         x = tf.cast(batch[0], tf.float32)
         if augment:
-            x = augment_pixels(x, _uniform, augmentation, erasing)
+            x = augment_pixels(x, _stateless_uniform(key), augmentation, erasing)
         x = to_model_input(x, size, channels)
         if preprocess is not None:
             x = preprocess(x)
@@ -292,3 +294,20 @@ def make_dataset(images: np.ndarray, labels: np.ndarray | None = None, batch_siz
 
     ds = ds.map(_map, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _stateless_uniform(key):
+    """A ``uniform(shape, low, high)`` source for one batch: each call draws from the stateless
+    stream ``(key, n)`` for its call number ``n``, so the draws depend on the batch's key and
+    the recipe's fixed draw order only, never on thread timing."""
+    import itertools
+
+    import tensorflow as tf
+
+    calls = itertools.count()
+
+    def uniform(shape, low, high):
+        seed = tf.stack([key, tf.constant(next(calls), tf.int64)])
+        return tf.random.stateless_uniform(shape, seed, low, high)
+
+    return uniform
