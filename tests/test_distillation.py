@@ -128,3 +128,36 @@ def test_stored_answers_serve_only_the_arrays_heads_views_and_teacher_they_came_
     assert load_teacher_answers(tmp_path / "missing.npz", key) is None
     (tmp_path / "broken.npz").write_bytes(b"not a zip")  # unreadable: computed again
     assert load_teacher_answers(tmp_path / "broken.npz", key) is None
+
+
+def test_view_set_benchmark_agrees_with_the_chooser_at_one_pass_and_with_the_mirror(teacher):
+    """``benchmarks/tta_views.py`` scores view sets from one pass per view; its "image + mirror"
+    column is what the model-selection rule scores (``validation_correctness`` at the model's
+    mirror setting), and its "one pass" column the model without mirror averaging: labelled
+    with the one-pass answers, that column reads 1 and the others less."""
+    import importlib.util
+    from pathlib import Path
+
+    from xfer_keras.training.tie_evidence import validation_correctness
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "tta_views.py"
+    spec = importlib.util.spec_from_file_location("tta_views", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    config = teacher.config.to_dict()
+    head = config["extra"]["heads"]["fer2013"]
+    config["extra"] = {"heads": {"fer2013": dict(head, kernel=(np.asarray(head["kernel"]) * 300)
+                                                 .tolist())}}  # answers that vary by view
+    config["prior_correction"] = None
+    clf = EmotionClassifier(teacher.model, config)
+    single = EmotionClassifier(teacher.model, dict(config, tta_flip=False))
+    x = _faces(40)
+    sets = {"ferplus": (x[:30], single.predict_proba(x[:30]).argmax(1)),
+            "fer2013": (x, single.with_head("fer2013").predict_proba(x).argmax(1))}
+    scores = bench.view_set_accuracy(clf, sets, "ferplus")
+    assert set(scores) == set(sets)
+    mirrored = validation_correctness(clf, sets, "ferplus")
+    for labels, row in scores.items():
+        assert set(row) == set(bench.VIEW_SETS) and row["one pass"] == 1.0
+        assert row["image + mirror"] == pytest.approx(mirrored[labels].mean())
+    assert max(scores["fer2013"][name] for name in list(bench.VIEW_SETS)[1:]) < 1.0
