@@ -140,7 +140,7 @@ def test_random_erasing_replaces_one_rectangle_in_the_asked_share_of_images():
 
 
 _PASSES = """
-import hashlib, sys
+import hashlib
 import numpy as np
 from xfer_keras.data.image_folders import make_dataset
 x = np.random.default_rng(0).integers(0, 256, (96, 24, 24, 1), dtype=np.uint8)
