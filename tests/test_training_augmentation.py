@@ -117,10 +117,12 @@ def test_identity_outside_training():
 
 @pytest.mark.parametrize("augmentation", ["basic", "studio"])
 def test_layer_draws_the_same_recipe_as_make_dataset(augmentation):
-    """The same image augmented 1,024 times by both pipelines: the spread of changes (rotation,
-    zoom, shift, contrast, brightness, light) and the mirrored share agree."""
+    """The same image augmented 4,096 times by both pipelines: the spread of changes (rotation,
+    zoom, shift, contrast, brightness, light) and the mirrored share agree. (At 1,024 copies the
+    sampling noise of the studio recipe's contrast reached the tolerance for 2 of 8 seeds; at
+    4,096 it stays below 0.6 of it, so any seed passes and a wrong range still fails.)"""
     image = face_like()
-    n = 1024
+    n = 4096
     ours = keras.ops.convert_to_numpy(
         TrainingAugmentation(augmentation, seed=4)(face_like(n), training=True))
     theirs = np.concatenate([np.asarray(b) for b in make_dataset(

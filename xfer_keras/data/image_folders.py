@@ -255,9 +255,9 @@ def make_dataset(images: np.ndarray, labels: np.ndarray | None = None, batch_siz
 
     Augmentation (training only): the ``augmentation`` recipe ("basic" or "studio") and
     random erasing in ``erasing`` of the images, :func:`xfer_keras.data.augment.augment_pixels`
-    drawn from stateless random streams keyed by ``seed`` and the batch's place in the
-    seeded order (the same ``seed`` gives the same batches in any process, a new draw each
-    pass). ``preprocess`` is
+    drawn from stateless random streams keyed by the batch's place in a seeded stream (the
+    same ``seed`` and global TensorFlow seed, e.g. ``keras.utils.set_random_seed``, give the
+    same batches in any process; each pass draws anew). ``preprocess`` is
     applied to the float32 batch in ``[0, 255]`` (e.g. ``lambda x: x / 255``). ``size`` /
     ``channels`` resize (bilinear, after augmentation) and convert gray <-> RGB on the fly, so a
     48x48 gray dataset can feed a 224x224 RGB model without a 224x224 copy in memory.
