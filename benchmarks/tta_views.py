@@ -6,12 +6,12 @@ Test-time augmentation (TTA) is a common lever on FER2013: reported single-net f
 average ten crops. Our classifiers average each face with its mirror image (``tta_flip``); this
 benchmark asks whether more views would help, before any such setting is shipped. For each
 model (default: the shipped one) and head it prints the accuracy on the training script's
-validation split (``tie_evidence.validation_sets``: the main head against the labels it learned,
+validation split (``tie_evidence.validation_split``: the main head against the labels it learned,
 an extra ``fer2013`` head against FER2013's) of each view set of
 :data:`xfer_keras.training.distillation.TEACHER_VIEWS`: one pass, the image and its mirror, the
 four 2 px shifts of both, and all 12 views (the shifts and a 1.1x zoom, each mirrored), with
-each head's own probabilities (no prior correction). One pass per view over the images, then
-the sets are means of those passes. The validation split only: never a test set.
+each head's own probabilities (no prior correction). One pass per view over the images answers
+every head, then the sets are means of those passes. The validation split only: never a test set.
 """
 
 from __future__ import annotations
@@ -36,26 +36,27 @@ VIEW_SETS = {
 }
 
 
-def view_set_accuracy(clf, sets: dict, main_labels: str, view_sets=None) -> dict:
-    """``{head labels: {view set: accuracy}}`` on ``sets`` (``validation_sets``' layout) for
-    every head of ``clf`` that has labels there: one forward pass per view."""
+def view_set_accuracy(clf, x, subsets: dict, main_labels: str, view_sets=None) -> dict:
+    """``{head labels: {view set: accuracy}}`` for every head of ``clf`` that has labels in
+    ``subsets`` (``validation_split``'s layout: label set -> (indices into ``x``, labels)): one
+    forward pass per view over ``x``, answering every head."""
     import numpy as np
 
     from xfer_keras.training.distillation import MULTI_VIEW, teacher_probabilities
 
     view_sets = {name: views or MULTI_VIEW for name, views in (view_sets or VIEW_SETS).items()}
     needed = sorted({v for views in view_sets.values() for v in views}, key=MULTI_VIEW.index)
-    heads = [h for h in clf.heads if h in sets]
+    heads = [h for h in clf.heads if h in subsets]
+    passes = {v: teacher_probabilities(clf, x, heads, views=(v,)) for v in needed}
     k = len(clf.class_names)
     out = {}
     for block, labels in enumerate([main_labels, *heads]):
-        if labels not in sets:
+        if labels not in subsets:
             continue
-        x, y = sets[labels]
-        passes = {v: teacher_probabilities(clf, x, heads, views=(v,))[:, block * k:(block + 1) * k]
-                  for v in needed}
-        out[labels] = {name: float((np.mean([passes[v] for v in views], 0).argmax(1) == y)
-                                   .mean()) for name, views in view_sets.items()}
+        index, y = subsets[labels]
+        columns = slice(block * k, (block + 1) * k)
+        out[labels] = {name: float((np.mean([passes[v][index, columns] for v in views], 0)
+                                    .argmax(1) == y).mean()) for name, views in view_sets.items()}
     return out
 
 
@@ -69,18 +70,18 @@ def main(argv=None) -> int:
 
     from xfer_keras.models.classifier import EmotionClassifier
     from xfer_keras.training.fer2013_arrays import model_labels
-    from xfer_keras.training.tie_evidence import validation_sets
+    from xfer_keras.training.tie_evidence import validation_split
 
-    sets = validation_sets(args.cache)
+    x, subsets = validation_split(args.cache)
     print("| model | head (labels, images) | " + " | ".join(VIEW_SETS) + " |")
     print("|---|---|" + "---|" * len(VIEW_SETS))
     for path in args.model or [None]:
         clf = EmotionClassifier.load(path)
         name = Path(path).name if path else "shipped"
-        scores = view_set_accuracy(clf, sets, model_labels(clf))
+        scores = view_set_accuracy(clf, x, subsets, model_labels(clf))
         for labels, row in scores.items():
             cells = " | ".join(f"{row[view]:.4f}" for view in VIEW_SETS)
-            print(f"| {name} | {labels} ({len(sets[labels][1])}) | {cells} |", flush=True)
+            print(f"| {name} | {labels} ({len(subsets[labels][1])}) | {cells} |", flush=True)
     return 0
 
 

@@ -152,9 +152,10 @@ def test_view_set_benchmark_agrees_with_the_chooser_at_one_pass_and_with_the_mir
     clf = EmotionClassifier(teacher.model, config)
     single = EmotionClassifier(teacher.model, dict(config, tta_flip=False))
     x = _faces(40)
-    sets = {"ferplus": (x[:30], single.predict_proba(x[:30]).argmax(1)),
-            "fer2013": (x, single.with_head("fer2013").predict_proba(x).argmax(1))}
-    scores = bench.view_set_accuracy(clf, sets, "ferplus")
+    subsets = {"ferplus": (np.arange(30), single.predict_proba(x[:30]).argmax(1)),
+               "fer2013": (np.arange(40), single.with_head("fer2013").predict_proba(x).argmax(1))}
+    sets = {labels: (x[index], y) for labels, (index, y) in subsets.items()}
+    scores = bench.view_set_accuracy(clf, x, subsets, "ferplus")
     assert set(scores) == set(sets)
     mirrored = validation_correctness(clf, sets, "ferplus")
     for labels, row in scores.items():

@@ -2,7 +2,7 @@
 
 :func:`augment_pixels` takes a float batch in ``[0, 255]`` and a ``uniform(shape, low, high)``
 source of random numbers, so the same recipe runs inside ``tf.data``
-(:func:`xfer_keras.data.image_folders.make_dataset`, with a seeded ``tf.random.Generator``) and
+(:func:`xfer_keras.data.image_folders.make_dataset`, with stateless draws keyed per batch) and
 inside a model's training graph on any Keras backend
 (:class:`xfer_keras.training.augmentation.TrainingAugmentation`, with ``keras.random``). The
 draws come in a fixed order, and none for a part of the recipe that is off. After it, both

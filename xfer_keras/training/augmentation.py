@@ -100,6 +100,7 @@ def array_batches(x, y=None, batch_size: int = 64, seed: int = 0, endless: bool 
             self.rng = np.random.default_rng(seed)
             self.orders = {}  # pass index -> permutation (the last two passes)
             self.passes_drawn = 0
+            self.passes_done = 0  # epochs ended (one pass per epoch unless endless)
 
         @property
         def num_batches(self):
@@ -124,8 +125,6 @@ def array_batches(x, y=None, batch_size: int = 64, seed: int = 0, endless: bool 
                 n_pass = self.passes_done
             rows = self.order(n_pass)[i * batch_size:(i + 1) * batch_size]
             return x[rows] if y is None else (x[rows], y[rows])
-
-        passes_done = 0
 
         def on_epoch_end(self):
             if not endless:

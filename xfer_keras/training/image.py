@@ -34,7 +34,7 @@ class TrainRecipe:
     early_stopping_patience: int = 10
     augment: bool = True
     augmentation: str = "basic"  # xfer_keras.data.augment: "basic" or "studio" (capture shifts)
-    erasing: float = 0.0  # make_dataset's share of images with one randomly erased rectangle
+    erasing: float = 0.0  # share of images with one randomly erased rectangle (data.augment)
     class_weights: bool = True
     label_smoothing: float = 0.0
     monitor: str = "val_accuracy"

@@ -7,10 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def validation_sets(cache: str | Path | None) -> dict:
-    """The FER2013 validation split of the training script, keyed by label set: ``"ferplus"``
-    (FER+ majority, images without one left out) and ``"fer2013"`` (FER2013's own labels), each
-    ``(uint8 images, labels)``."""
+def validation_split(cache: str | Path | None) -> tuple:
+    """``(uint8 images, {label set: (indices, labels)})``: the FER2013 validation split of the
+    training script once, with the images each label set scores: ``"ferplus"`` (FER+ majority,
+    images without one left out) and ``"fer2013"`` (FER2013's own labels, every image)."""
     import numpy as np
 
     from xfer_keras.data.ferplus import majority_labels, read_ferplus_votes
@@ -18,8 +18,15 @@ def validation_sets(cache: str | Path | None) -> dict:
 
     data = load_fer2013_arrays(48, 1, Path(cache) if cache else None)
     labels, kept = majority_labels(read_ferplus_votes(), data.rel_val)
-    return {"ferplus": (data.x_val[kept], labels[kept]),
-            "fer2013": (data.x_val, np.asarray(data.y_val))}
+    return data.x_val, {"ferplus": (np.flatnonzero(kept), labels[kept]),
+                        "fer2013": (np.arange(len(data.x_val)), np.asarray(data.y_val))}
+
+
+def validation_sets(cache: str | Path | None) -> dict:
+    """The split of :func:`validation_split` keyed by label set, each ``(uint8 images,
+    labels)``."""
+    x, subsets = validation_split(cache)
+    return {name: (x[index], labels) for name, (index, labels) in subsets.items()}
 
 
 def validation_correctness(clf, sets: dict, main_labels: str) -> dict:
