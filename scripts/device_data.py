@@ -42,6 +42,7 @@ def pack(cache: Path, out: Path, part_mb: float = 30.0, data_root=None) -> dict:
     import numpy as np
 
     import xfer_keras  # noqa: F401
+    from xfer_keras.atomic import atomic_write_bytes, atomic_write_text
     from xfer_keras.config import dataset_dir
     from xfer_keras.training.fer2013_arrays import load_fer2013_arrays
 
@@ -68,14 +69,8 @@ def pack(cache: Path, out: Path, part_mb: float = 30.0, data_root=None) -> dict:
                 "parts": len(pieces), "arrays": ARRAYS, "datasets": list(DATASETS),
                 "n_train": int(len(data.x_train)), "n_val": int(len(data.x_val))}
     for i, piece in enumerate(pieces, 1):
-        folder = out / str(i)
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / "part.xz.tmp"
-        tmp.write_bytes(piece)
-        os.replace(tmp, folder / "part.xz")
-    tmp = out / "1" / "manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2))
-    os.replace(tmp, out / "1" / "manifest.json")
+        atomic_write_bytes(out / str(i) / "part.xz", piece)
+    atomic_write_text(out / "1" / "manifest.json", json.dumps(manifest, indent=2))
     return manifest
 
 
