@@ -22,11 +22,9 @@ recall / F1), and explained with Grad-CAM.
   `$XFER_DATA_DIR/rafdb/EmoLabel/list_patition_label.txt` exists, FER2013 otherwise.
 
 The CPU default model shipped in `saved_models/` is a smaller member of the same family; see
-`saved_models/MODEL_CARD.md` and `scripts/train_default_model.py` (distillation:
-`xfer_keras.training.distillation`; snapshots for a weight average: `--snapshots`,
-`scripts/average_weights.py`, `xfer_keras.training.weight_average`), and
-`scripts/choose_image_settings.py` for the dev-set rule that picks it
-(`xfer_keras.training.model_selection`)."""
+`saved_models/MODEL_CARD.md`, `docs/training.md` and `scripts/train_default_model.py`, and
+`scripts/choose_image_settings.py` for the dev-set rule that picks its settings
+(`xfer_keras.evaluation.model_selection`)."""
 
 CELLS = [
     ("md", "## 1. Settings and the distribution strategy"),

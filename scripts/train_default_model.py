@@ -141,25 +141,6 @@ def _head_lines(head: str, evaluations: dict, fit: dict | None = None) -> list[s
     return lines
 
 
-def _ensemble_lines(record: dict | None) -> list[str]:
-    """The card's line on the members of a joined model (``average_weights.py --join``), if
-    any: the data and training sections below describe the first member."""
-    if not record:
-        return []
-    members = "; ".join(
-        f"`{m.get('file') or 'in memory'}` (`{m.get('architecture')}`, seed {m.get('seed')}, "
-        f"weight {m['weight']:.2g}, "
-        + (f"distilled from {', '.join(f'`{t}`' for t in m['teachers'])}"
-           if m.get("teachers") else "no teacher")
-        + (f", best epoch {m['best_epoch']} at validation {m['best_val_accuracy']:.4f}"
-           if m.get("best_val_accuracy") else "") + ")" for m in record["members"])
-    return [f"- Joined (`xfer_keras.models.ensemble`): {len(record['members'])} networks trained "
-            f"from different starts, side by side in one graph; every head answers with the "
-            f"weighted mean of their logits, and Grad-CAM reads their joined "
-            f"`{record.get('layer')}` layer. "
-            f"Members: {members}. The data and training lines below are the first member's."]
-
-
 def _posed_lines(record: dict | None) -> list[str]:
     """The card's line on the posed faces mixed into training (``--posed``), if any."""
     if not record:
@@ -176,9 +157,6 @@ def _distillation_lines(record: dict | None) -> list[str]:
     """The card's line on the teacher(s) blended into the targets (``--teacher``), if any."""
     if not record:
         return []
-    views = record.get("views")
-    seen = (f", the mean over {len(views)} views: {', '.join(views)}"
-            if isinstance(views, list) else "")
     teachers = record.get("teachers") or [{"teacher": record["teacher"],
                                            "architecture": record["teacher_architecture"],
                                            "sha256": record.get("teacher_sha256")}]
@@ -189,7 +167,7 @@ def _distillation_lines(record: dict | None) -> list[str]:
              else f"the mean of the {len(teachers)} teachers' own probabilities, ")
     return [f"- Distilled (`--teacher`): every training target is {1 - record['weight']:.2g} x "
             f"its label + {record['weight']:.2g} x {whose}{named} (heads: "
-            f"{', '.join(record['heads'])}{seen}), computed once on the unaugmented training "
+            f"{', '.join(record['heads'])}), computed once on the unaugmented training "
             f"arrays; the answers agree with {record['teacher_agreement_with_targets']:.1%} of "
             "the labels."]
 
@@ -235,7 +213,6 @@ def write_model_card(path: Path, model_file: Path, clf, evaluations: dict, info:
            if clf.config.input_blur else "")
         + (", probabilities averaged with the mirror image" if clf.config.tta_flip else "")
         + ".",
-        *_ensemble_lines(extra.get("ensemble")),
         f"- Classes (output order): {', '.join(clf.class_names)}.",
         f"- Grad-CAM layer (default): `{clf.gradcam_layer}`.",
         "",
@@ -334,7 +311,7 @@ def write_model_card(path: Path, model_file: Path, clf, evaluations: dict, info:
 
 
 def fresh_model(args):
-    """A freshly initialised ``args.arch`` network (for a resumed or grown net, the frame its
+    """A freshly initialised ``args.arch`` network (for a resumed net, the frame its
     weights are copied into); with ``--seed`` the same seed gives the same weights (an
     independent line is another seed)."""
     from xfer_keras.models.registry import create
@@ -376,11 +353,7 @@ def main(argv=None) -> int:
     parser.add_argument("--schedule", choices=("plateau", "time-cosine", "constant"),
                         default="time-cosine",
                         help="LR /factor on plateau (paper), cosine decay over the time box, or "
-                             "constant (with --snapshots: the stretch a weight average needs)")
-    parser.add_argument("--snapshots", default=None, metavar="DIR",
-                        help="also save the classifier every --snapshot-every epochs as "
-                             "DIR/epoch_NNN.keras, for scripts/average_weights.py (SWA)")
-    parser.add_argument("--snapshot-every", type=int, default=5)
+                             "constant")
     parser.add_argument("--train-copy", choices=("sharp", "blurred"), default="sharp",
                         help="FER2013 train images: fer2013_sharp (default; test duplicates "
                              "dropped) or the shared blurred fer2013/train")
@@ -444,10 +417,6 @@ def main(argv=None) -> int:
     parser.add_argument("--answers-only", action="store_true",
                         help="with --teacher-answers: write the teacher's answers and stop "
                              "(distil later, even where the teacher file is not)")
-    parser.add_argument("--teacher-views", choices=("own", "multi"), default="own",
-                        help="own: the teacher's inference (its mirror averaging); multi: the "
-                             "mean over shifted, zoomed and mirrored views (TTA distilled; "
-                             "distillation.MULTI_VIEW), e.g. with the resumed model as teacher")
     parser.add_argument("--augmentation", choices=("basic", "studio"), default="basic",
                         help="training augmentation (xfer_keras.data.augment): "
                              "studio adds gamma, harder contrast, side light and +-15 degree "
@@ -543,7 +512,7 @@ def main(argv=None) -> int:
             print(f"extra head {args.fit_head}: {record}", flush=True)
     else:
         # what the run trains on, known before it starts: recorded in the config from the first
-        # epoch, so every checkpoint and snapshot carries it (the chooser leaves the posed
+        # epoch, so every checkpoint carries it (the chooser leaves the posed
         # subjects out of CK+48; the prior correction divides by the class mix as trained,
         # posed faces included)
         records = {"posed_training": posed, "distillation": distilled,
@@ -594,10 +563,9 @@ def distil_targets(args, x_tr, y_tr):
     import numpy as np
 
     from xfer_keras.emotions import EMOTIONS7
-    from xfer_keras.training.distillation import MULTI_VIEW, blend_targets
+    from xfer_keras.training.distillation import blend_targets
 
     heads = (args.second_head,) if args.second_head else ()
-    views = MULTI_VIEW if args.teacher_views == "multi" else None
     started = time.time()
     answers = args.teacher_answers or [None] * len(args.teacher)
     y_tr = np.asarray(y_tr)
@@ -610,8 +578,7 @@ def distil_targets(args, x_tr, y_tr):
 
     teachers, all_probs = [], []
     for teacher_path, answers_path in zip(args.teacher, answers):
-        probs, about, source = _one_teacher_answers(teacher_path, answers_path, x_tr, heads,
-                                                    views)
+        probs, about, source = _one_teacher_answers(teacher_path, answers_path, x_tr, heads)
         agree = agreement(probs)
         teachers.append({"teacher": str(teacher_path), "architecture": about.get("architecture"),
                          "sha256": about.get("sha256"), "answers": source,
@@ -627,7 +594,7 @@ def distil_targets(args, x_tr, y_tr):
                                                                for t in teachers)),
               "teacher_sha256": one["sha256"] if one else None,
               "weight": float(args.teacher_weight), "heads": ["main", *heads],
-              "views": list(views) if views else "the teacher's own inference",
+              "views": "the teacher's own inference",
               "teacher_agreement_with_targets": agree,
               "answers": one["answers"] if one else "per teacher (teachers)",
               "how": "offline: the teacher's own probabilities (no prior correction) on the "
@@ -643,7 +610,7 @@ def distil_targets(args, x_tr, y_tr):
     return blend_targets(y_tr, probs, args.teacher_weight), record
 
 
-def _one_teacher_answers(teacher_path, answers_path, x_tr, heads, views):
+def _one_teacher_answers(teacher_path, answers_path, x_tr, heads):
     """``(probs, about, source)``: one teacher's own probabilities on the training arrays, read
     from ``answers_path`` when stored for exactly these arrays, heads, views (and teacher file,
     while it exists), else computed (and written there)."""
@@ -654,7 +621,7 @@ def _one_teacher_answers(teacher_path, answers_path, x_tr, heads, views):
                                                   teacher_answers_key, teacher_probabilities)
 
     teacher_file = Path(teacher_path)
-    key = teacher_answers_key(x_tr, heads, views,
+    key = teacher_answers_key(x_tr, heads,
                               sha256_of(teacher_file) if teacher_file.is_file() else None)
     stored = load_teacher_answers(answers_path, key) if answers_path else None
     if stored is not None:
@@ -665,7 +632,7 @@ def _one_teacher_answers(teacher_path, answers_path, x_tr, heads, views):
         about = {"architecture": teacher.config.architecture,
                  "class_names": list(teacher.class_names), "sha256": key["teacher_sha256"]}
         if tuple(about["class_names"]) == EMOTIONS7:
-            probs = teacher_probabilities(teacher, x_tr, heads, views=views)
+            probs = teacher_probabilities(teacher, x_tr, heads)
             if answers_path:
                 save_teacher_answers(answers_path, probs, key, about)
         source = "computed" + (f", written to {answers_path}" if answers_path else "")
@@ -678,7 +645,7 @@ def _one_teacher_answers(teacher_path, answers_path, x_tr, heads, views):
 def train(args, x_tr, y_tr, x_va, y_va, info, deadline, records=None):
     """Fit (or resume) the model in the time box; returns (best checkpoint, recipe).
     ``records`` (what the run trains on: posed faces, distillation, class mix) go into the
-    config before the first epoch, so checkpoints and snapshots carry them."""
+    config before the first epoch, so checkpoints carry them."""
     from xfer_keras.models.classifier import EmotionClassifier
     from xfer_keras.models.registry import get_spec, model_config
     import keras
@@ -696,18 +663,10 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline, records=None):
         shutil.copy(args.resume, resumed)  # the checkpoint below overwrites --out
         loaded = EmotionClassifier.load(resumed)
         model = loaded.model
-        grown = None
         if loaded.config.architecture not in (None, args.arch):
-            # a deeper net of the same family: the trained layers copied, the new blocks
-            # starting as the identity (same answers at step 0); a net with other strides
-            # (resnet_bam_wide_s1) gets the weights but not the answers
-            from xfer_keras.models.resnet_bam import grow_into
-
-            model = fresh_model(args)
-            grown = dict(grow_into(model, loaded.model), source=loaded.config.architecture)
-            print(f"grown from {grown['source']}: identity blocks {grown['identity_blocks']}",
-                  flush=True)
-        elif args.precision != "float32":  # a loaded model keeps its saved (float32) policy
+            raise SystemExit(f"--resume {args.resume} is a {loaded.config.architecture}, "
+                             f"not the --arch {args.arch} to train")
+        if args.precision != "float32":  # a loaded model keeps its saved (float32) policy
             weights = model.get_weights()
             model = fresh_model(args)
             model.set_weights(weights)
@@ -725,8 +684,6 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline, records=None):
     clf = EmotionClassifier(model, config)
     if args.resume:
         clf.config.extra["resumed_from"] = str(args.resume)
-        if grown:
-            clf.config.extra["grown_from"] = grown
         stored = (loaded.config.extra.get("heads") or {}).get(args.second_head)
         if stored:  # the resumed model's own extra head goes on training (not a fresh copy)
             clf.config.extra["heads"] = {args.second_head: stored}
@@ -754,8 +711,7 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline, records=None):
         recipe = dataclasses.replace(recipe, class_weights=False)  # inside the two-head loss
     history = fit_classifier(clf, x_tr, y_tr, x_va, y_va, recipe=recipe, checkpoint=out,
                              deadline=deadline, extra_callbacks=extra_callbacks,
-                             steps_per_epoch=steps or None, snapshots=args.snapshots,
-                             snapshot_every=args.snapshot_every,
+                             steps_per_epoch=steps or None,
                              seed=0 if args.seed is None else args.seed,
                              input_pipeline=pipeline, **fit_options)
     best = EmotionClassifier.load(out)
@@ -812,7 +768,7 @@ def float32_copy(clf, args):
     import keras
 
     from xfer_keras.models.classifier import EmotionClassifier
-    from xfer_keras.training.weight_average import float32_clone
+    from xfer_keras.training.precision import float32_clone
 
     keras.mixed_precision.set_global_policy("float32")  # for what is built after training too
     model = float32_clone(clf.model)

@@ -67,39 +67,22 @@ def test_blend_is_the_convex_mix_and_refuses_bad_input():
         blend_targets(targets, teacher, 1.5)
 
 
-def test_views_average_the_named_transforms(teacher):
-    """``views``: the mean of the teacher's own probabilities over exactly those views; the
-    shifts move the picture by 2 px at 48 px and fill the border from the edge."""
-    from xfer_keras.training.distillation import MULTI_VIEW, TEACHER_VIEWS
-
+def test_a_teacher_answers_with_its_own_inference(teacher):
+    """The teacher's own probabilities: the mean over the image and its mirror when its config
+    averages the mirror, one pass otherwise; one K-column block per head, each summing to 1."""
     x = _faces(4)
     plain = EmotionClassifier(teacher.model, dict(teacher.config.to_dict(),
                                                   prior_correction=None, tta_flip=False))
     inputs = plain.preprocess(x)
-    one = teacher_probabilities(teacher, x, views=("identity",))
-    np.testing.assert_allclose(one, plain.proba_of_inputs(inputs), atol=1e-5)
-    # the default is the teacher's own inference: image and mirror
-    np.testing.assert_allclose(teacher_probabilities(teacher, x),
-                               teacher_probabilities(teacher, x, views=("identity",
-                                                                        "identity+mirror")),
-                               atol=1e-6)
-    right = TEACHER_VIEWS["right"](inputs)
-    np.testing.assert_array_equal(right[:, :, 2:], inputs[:, :, :-2])
-    np.testing.assert_array_equal(right[:, :, :2], np.repeat(inputs[:, :, :1], 2, axis=2))
-    np.testing.assert_array_equal(TEACHER_VIEWS["up"](inputs)[:, :-2], inputs[:, 2:])
-    assert TEACHER_VIEWS["zoom"](inputs).shape == inputs.shape
-    expected = np.mean([plain.proba_of_inputs(np.ascontiguousarray(v)) for v in
-                        (inputs, right[:, :, ::-1])], axis=0)
-    np.testing.assert_allclose(teacher_probabilities(teacher, x, views=("identity",
-                                                                        "right+mirror")),
-                               expected, atol=1e-5)
-    assert len(MULTI_VIEW) == 12 and len(set(MULTI_VIEW)) == 12
-    multi = teacher_probabilities(teacher, x, heads=("fer2013",), views=MULTI_VIEW)
-    assert multi.shape == (4, 14)
-    np.testing.assert_allclose(multi.reshape(4, 2, 7).sum(-1), 1.0, atol=1e-5)
-    for bad in ("tilt", "left+blur"):
-        with pytest.raises(ValueError, match="unknown teacher view"):
-            teacher_probabilities(teacher, x, views=(bad,))
+    np.testing.assert_allclose(teacher_probabilities(plain, x), plain.proba_of_inputs(inputs),
+                               atol=1e-5)
+    mirrored = EmotionClassifier(teacher.model, dict(plain.config.to_dict(), tta_flip=True))
+    expected = np.mean([plain.proba_of_inputs(np.ascontiguousarray(v))
+                        for v in (inputs, inputs[:, :, ::-1])], axis=0)
+    np.testing.assert_allclose(teacher_probabilities(mirrored, x), expected, atol=1e-5)
+    both = teacher_probabilities(teacher, x, heads=("fer2013",))
+    assert both.shape == (4, 14)
+    np.testing.assert_allclose(both.reshape(4, 2, 7).sum(-1), 1.0, atol=1e-5)
 
 
 def test_stored_answers_serve_only_the_arrays_heads_views_and_teacher_they_came_from(tmp_path):
@@ -108,57 +91,23 @@ def test_stored_answers_serve_only_the_arrays_heads_views_and_teacher_they_came_
     rng = np.random.default_rng(4)
     x = _faces(6)
     probs = rng.dirichlet(np.ones(7), (6, 2)).reshape(6, 14).astype(np.float32)
-    key = teacher_answers_key(x, ("fer2013",), None, teacher_sha256="ab" * 32)
+    key = teacher_answers_key(x, ("fer2013",), teacher_sha256="ab" * 32)
     path = tmp_path / "answers.npz"
-    save_teacher_answers(path, probs, key, {"architecture": "resnet_bam_wide2"})
+    save_teacher_answers(path, probs, key, {"architecture": "resnet_bam_wide"})
     assert [p.name for p in tmp_path.iterdir()] == ["answers.npz"]  # no temporary left over
     got, about = load_teacher_answers(path, key)
     np.testing.assert_allclose(got, probs, atol=1e-3)
     np.testing.assert_allclose(got.reshape(6, 2, 7).sum(-1), 1.0, atol=1e-6)
-    assert about == {"architecture": "resnet_bam_wide2", "sha256": "ab" * 32}
+    assert about == {"architecture": "resnet_bam_wide", "sha256": "ab" * 32}
     # the teacher file is gone: the images, heads and views still decide
     assert load_teacher_answers(path, dict(key, teacher_sha256=None)) is not None
     other = x.copy()
     other[0, 0, 0, 0] ^= 1  # one pixel of one image
-    for changed in (teacher_answers_key(other, ("fer2013",), None, "ab" * 32),
-                    teacher_answers_key(x, (), None, "ab" * 32),
-                    teacher_answers_key(x, ("fer2013",), ("identity",), "ab" * 32),
-                    teacher_answers_key(x, ("fer2013",), None, "cd" * 32)):
+    for changed in (teacher_answers_key(other, ("fer2013",), "ab" * 32),
+                    teacher_answers_key(x, (), "ab" * 32),
+                    dict(key, views=["identity", "right"]),
+                    teacher_answers_key(x, ("fer2013",), "cd" * 32)):
         assert load_teacher_answers(path, changed) is None
     assert load_teacher_answers(tmp_path / "missing.npz", key) is None
     (tmp_path / "broken.npz").write_bytes(b"not a zip")  # unreadable: computed again
     assert load_teacher_answers(tmp_path / "broken.npz", key) is None
-
-
-def test_view_set_benchmark_agrees_with_the_chooser_at_one_pass_and_with_the_mirror(teacher):
-    """``benchmarks/tta_views.py`` scores view sets from one pass per view; its "image + mirror"
-    column is what the model-selection rule scores (``validation_correctness`` at the model's
-    mirror setting), and its "one pass" column the model without mirror averaging: labelled
-    with the one-pass answers, that column reads 1 and the others less."""
-    import importlib.util
-    from pathlib import Path
-
-    from xfer_keras.training.tie_evidence import validation_correctness
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "tta_views.py"
-    spec = importlib.util.spec_from_file_location("tta_views", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    config = teacher.config.to_dict()
-    head = config["extra"]["heads"]["fer2013"]
-    config["extra"] = {"heads": {"fer2013": dict(head, kernel=(np.asarray(head["kernel"]) * 300)
-                                                 .tolist())}}  # answers that vary by view
-    config["prior_correction"] = None
-    clf = EmotionClassifier(teacher.model, config)
-    single = EmotionClassifier(teacher.model, dict(config, tta_flip=False))
-    x = _faces(40)
-    subsets = {"ferplus": (np.arange(30), single.predict_proba(x[:30]).argmax(1)),
-               "fer2013": (np.arange(40), single.with_head("fer2013").predict_proba(x).argmax(1))}
-    sets = {labels: (x[index], y) for labels, (index, y) in subsets.items()}
-    scores = bench.view_set_accuracy(clf, x, subsets, "ferplus")
-    assert set(scores) == set(sets)
-    mirrored = validation_correctness(clf, sets, "ferplus")
-    for labels, row in scores.items():
-        assert set(row) == set(bench.VIEW_SETS) and row["one pass"] == 1.0
-        assert row["image + mirror"] == pytest.approx(mirrored[labels].mean())
-    assert max(scores["fer2013"][name] for name in list(bench.VIEW_SETS)[1:]) < 1.0

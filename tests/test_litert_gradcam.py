@@ -67,23 +67,6 @@ def test_litert_equals_tf_keras_vis_tiny_model(tiny_files, mirror):
     assert cams.shape == (2, 80, 80) and (targets == clf.class_names.index("happiness")).all()
 
 
-def test_a_joined_model_exports_and_equals_tf_keras_vis(cache, tmp_path):
-    """Two tiny nets joined (:mod:`xfer_keras.models.ensemble`): the slices after the joined
-    Grad-CAM layer export to LiteRT, and all three engines agree."""
-    from xfer_keras.models.ensemble import join_classifiers
-
-    members = []
-    for seed in (0, 1):
-        keras.utils.set_random_seed(seed)
-        model = create("tiny_bam", input_size=64)
-        members.append(EmotionClassifier(model, dict(model_config("tiny_bam", model=model),
-                                                     tta_flip=True)))
-    clf = EmotionClassifier.load(join_classifiers(members).save(tmp_path / "joined.keras"))
-    crops = np.random.default_rng(3).integers(0, 256, size=(4, 64, 64, 3), dtype=np.uint8)
-    assert_litert_equals_reference(clf, crops)
-    assert_engines_agree(clf, crops)
-
-
 @pytest.mark.real_data
 @pytest.mark.parametrize("mirror", [False, True])
 def test_litert_equals_tf_keras_vis_on_ckplus(ckplus_dir, shipped_classifier, cache, mirror):

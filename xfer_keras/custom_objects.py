@@ -15,7 +15,7 @@ import importlib.machinery
 import sys
 
 #: modules whose import registers custom objects with Keras
-CUSTOM_OBJECT_MODULES = ("xfer_keras.models.bam", "xfer_keras.models.ensemble")
+CUSTOM_OBJECT_MODULES = ("xfer_keras.models.bam",)
 
 
 def _register() -> None:

@@ -6,8 +6,7 @@ Two ways to frame a face:
   turned about its centre so the eyes are level (``level_eyes``);
 * like the images a model was trained on (:class:`Framing`): a similarity transform of the 68
   landmarks that puts the eyes and mouth where they sit in the training crops, optionally
-  rotating so the eyes are level. :data:`FRAMINGS` holds framings measured from data
-  (``scripts/measure_framing.py``).
+  rotating so the eyes are level. :data:`FRAMINGS` holds framings measured from data.
 """
 
 from __future__ import annotations
@@ -46,8 +45,8 @@ class Framing:
         return asdict(self)
 
 
-# FER2013 (sharp train copy): medians over the 1,081 of 1,500 faces dlib finds in 4x-upscaled images
-# (scripts/measure_framing.py). FER2013 faces are cut by a face detector and not aligned.
+# FER2013 (sharp train copy): medians over the 1,081 of 1,500 faces dlib finds in 4x-upscaled
+# images. FER2013 faces are cut by a face detector and not aligned.
 FRAMINGS = {
     "fer2013": Framing(eye_center=(0.5, 0.395), eye_distance=0.364, eye_mouth=0.396),
     "fer2013_upright": Framing(eye_center=(0.5, 0.395), eye_distance=0.364, eye_mouth=0.396,

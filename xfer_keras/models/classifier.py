@@ -346,7 +346,6 @@ def _load_keras_model(path: Path):
     import keras
 
     import xfer_keras.models.bam  # noqa: F401  (registers BAM for deserialisation)
-    import xfer_keras.models.ensemble  # noqa: F401  (registers ChannelSlice)
 
     try:
         return keras.saving.load_model(path, compile=False)

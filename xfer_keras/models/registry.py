@@ -81,21 +81,12 @@ register(ModelSpec(
                 "strides 1-2-2-2), BAM after stages 1-3, for 48x48 gray faces; twice the "
                 "width (4x the arithmetic) of resnet_small_bam, trained in mixed bf16"))
 register(ModelSpec(
-    "resnet_bam_wide2", _small((2, 2, 2, 2), (64, 128, 256, 512), (1, 2, 2, 2), 32,
-                               "resnet_bam_wide2", stem_stride=2),
-    input_size=48, channels=1, preprocessing="unit",
-    description="deep wide BAM-ResNet (ResNet18 layout): 3x3/2 stem, basic blocks 2-2-2-2 "
-                "(64-128-256-512 wide, strides 1-2-2-2), BAM after stages 1-3, for 48x48 gray "
-                "faces; grows from a trained resnet_bam_wide with identity-initialised blocks "
-                "(resnet_bam.grow_into)"))
-register(ModelSpec(
     "resnet_bam_wide_s1", _small((1, 1, 1, 1), (64, 128, 256, 512), (1, 2, 2, 2), 32,
                                  "resnet_bam_wide_s1", stem_stride=1),
     input_size=48, channels=1, preprocessing="unit",
     description="resnet_bam_wide with a 3x3/1 stem: every stage at twice the resolution "
                 "(48-24-12-6 instead of 24-12-6-3), 4x the arithmetic, the same weight shapes; "
-                "a teacher grown from a trained resnet_bam_wide (resnet_bam.grow_into copies "
-                "every layer)"))
+                "one of the shipped model's teachers"))
 register(ModelSpec(
     "tiny_bam", _small((1, 1), (8, 16), (2, 2), 8, "tiny_bam", bam_after=(0,)),
     input_size=64, channels=3, preprocessing="unit",

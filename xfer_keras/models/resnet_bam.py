@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import keras
-import numpy as np
 from keras import layers
 
 from xfer_keras.models.bam import BAM
@@ -183,41 +182,3 @@ def load_imagenet_weights(model: keras.Model, weights: str = "imagenet") -> int:
         copied += 1
     return copied
 
-
-def grow_into(target: keras.Model, source: keras.Model) -> dict:
-    """Copy a trained BAM-ResNet into a deeper one of the same widths, keeping its function.
-
-    Every layer of ``source`` with weights must exist in ``target`` (same name, same shapes) and
-    is copied. The blocks ``target`` adds (e.g. ``conv2_block2`` when growing depths 1-1-1-1 to
-    2-2-2-2) are identity blocks: their last batch norm starts with ``gamma = beta = 0``, so the
-    residual branch adds nothing and ``relu(x + 0) = x`` for the (post-ReLU) block input. The
-    grown model answers exactly like ``source`` and fine-tunes from there (the "zero-gamma"
-    start of Goyal et al. 2017) instead of training the deeper net from scratch. A target with
-    other strides but the same layers (``resnet_bam_wide_s1``) takes the weights too, but not the
-    function: its layers then see the face at another scale.
-
-    Returns ``{"copied": n_layers, "identity_blocks": [block names]}``; raises ValueError when a
-    source layer is missing from ``target``, has another shape, or an added block changes the
-    shape (it would need a projection, which cannot start as the identity).
-    """
-    source_layers = {layer.name: layer for layer in source.layers if layer.weights}
-    names = {layer.name for layer in target.layers}
-    blocks = (name[:-len("_add")] for name in names if name.endswith("_add"))
-    added = sorted(block for block in blocks if f"{block}_1_conv" not in source_layers)
-    for block in added:  # checked before anything is written into target
-        if f"{block}_0_conv" in names:
-            raise ValueError(f"added block {block!r} has a projection shortcut: it cannot start "
-                             "as the identity")
-    for name, layer in source_layers.items():
-        if name not in names:
-            raise ValueError(f"layer {name!r} of the source model is not in the target")
-        own, weights = target.get_layer(name), layer.get_weights()
-        if [w.shape for w in own.get_weights()] != [w.shape for w in weights]:
-            raise ValueError(f"layer {name!r} has other shapes in the target")
-        own.set_weights(weights)
-    for block in added:
-        last_bn = f"{block}_3_bn" if f"{block}_3_bn" in names else f"{block}_2_bn"
-        bn = target.get_layer(last_bn)
-        gamma, beta, mean, var = bn.get_weights()
-        bn.set_weights([np.zeros_like(gamma), np.zeros_like(beta), mean, var])
-    return {"copied": len(source_layers), "identity_blocks": added}

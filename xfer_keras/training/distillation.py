@@ -1,69 +1,20 @@
-"""Knowledge distillation: a trained teacher's probabilities blended into the training targets.
+"""Knowledge distillation: trained teachers' probabilities blended into the training targets.
 
-A deeper net of the same family reads FER2013 better than the shipped width but explains more
-slowly. Training the narrower net on targets that mix the labels with the teacher's
-probabilities (Hinton et al. 2015, offline: computed once, on the unaugmented training arrays)
-hands on what the teacher learned about which classes a face resembles, without its cost at
-inference. The teacher answers with its own probabilities: no prior correction (an inference
-setting for balanced posed faces, not what the student's head should learn), mirror averaging
-if its config has it, and one block of K columns per head the student trains
-(:mod:`xfer_keras.training.two_heads`).
-
-A teacher can also be the model itself seen through several views (``views``: small shifts, a
-zoom, each with its mirror image; :data:`TEACHER_VIEWS`). Such an average answers better than one
-pass (shipped model, validation split: FER+ majority 0.856 against 0.845 with mirror averaging
-alone) and costs nothing at inference once distilled.
+Training on targets that mix the labels with teachers' probabilities (Hinton et al. 2015,
+offline: computed once, on the unaugmented training arrays) hands on what the teachers learned
+about which classes a face resembles, without their cost at inference. A teacher answers with
+its own probabilities: no prior correction (an inference setting for balanced posed faces, not
+what the student's head should learn), mirror averaging if its config has it, and one block of
+K columns per head the student trains (:mod:`xfer_keras.training.two_heads`). Its answers are
+stored (:func:`save_teacher_answers`), so a recipe can run again after the teacher is gone.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-
-def _shift(x: np.ndarray, dx: int, dy: int) -> np.ndarray:
-    """``x`` (N, S, S, C) moved by (dx, dy) pixels, the vacated border filled with the edge."""
-    size = x.shape[1]
-    rows = np.clip(np.arange(size) - dy, 0, size - 1)
-    cols = np.clip(np.arange(size) - dx, 0, size - 1)
-    return x[:, rows][:, :, cols]
-
-
-def _zoom(x: np.ndarray, factor: float) -> np.ndarray:
-    """The centre ``1 / factor`` of ``x`` resized back to its size (a closer framing)."""
-    from xfer_keras.models.resize import resize_bilinear
-
-    size = x.shape[1]
-    side = int(round(size / factor))
-    start = (size - side) // 2
-    return resize_bilinear(x[:, start:start + side, start:start + side], (size, size),
-                           antialias=False)
-
-
-def _step(x: np.ndarray) -> int:
-    return max(1, int(round(x.shape[1] / 24)))  # 2 px at 48 px
-
-
-#: Named views of a preprocessed batch ``(N, S, S, C)``; ``"NAME+mirror"`` adds a mirror image.
-TEACHER_VIEWS = {
-    "identity": lambda x: x,
-    "left": lambda x: _shift(x, -_step(x), 0),
-    "right": lambda x: _shift(x, _step(x), 0),
-    "up": lambda x: _shift(x, 0, -_step(x)),
-    "down": lambda x: _shift(x, 0, _step(x)),
-    "zoom": lambda x: _zoom(x, 1.1),
-}
-#: The multi-view teacher: every named view and its mirror image (12 passes).
-MULTI_VIEW = tuple(f"{name}{mirror}" for name in TEACHER_VIEWS for mirror in ("", "+mirror"))
-
-
-def _view(name: str):
-    base, _, extra = name.partition("+")
-    if base not in TEACHER_VIEWS or extra not in ("", "mirror"):
-        raise ValueError(f"unknown teacher view {name!r}; views are {sorted(TEACHER_VIEWS)}, "
-                         "each optionally with '+mirror'")
-    if extra:
-        return lambda x: TEACHER_VIEWS[base](x)[:, :, ::-1]
-    return TEACHER_VIEWS[base]
+#: The one view set a teacher answers with: its own inference. Stored answers carry it in their key.
+OWN_VIEWS = "own"
 
 
 def _head_readers(teacher, heads):
@@ -95,19 +46,17 @@ def _head_readers(teacher, heads):
     return features, [reader(kernel, bias) for kernel, bias in weights]
 
 
-def teacher_probabilities(teacher, x, heads=(), batch_size: int = 256,
-                          views=None) -> np.ndarray:
+def teacher_probabilities(teacher, x, heads=(), batch_size: int = 256) -> np.ndarray:
     """float32 ``(N, K * (1 + len(heads)))``: the teacher's own probabilities for the uint8
-    training images ``x`` (main head first, then each extra head in ``heads``), from one forward
-    pass per view. ``views`` (names of :data:`TEACHER_VIEWS`, e.g. :data:`MULTI_VIEW`): the mean
-    over those views; by default the teacher's own inference (its mirror averaging if its
-    config says so). Never its prior correction."""
+    training images ``x`` (main head first, then each extra head in ``heads``): its own
+    inference, the mean over the image and its mirror if its config says so. Never its prior
+    correction."""
     x = np.asarray(x)
     if x.ndim != 4 or len(x) == 0:
         raise ValueError(f"x must be a non-empty image batch (N, S, S, C), got shape {x.shape}")
-    if not views:
-        views = ("identity", "identity+mirror") if teacher.config.tta_flip else ("identity",)
-    transforms = [_view(name) for name in views]
+    transforms = [lambda inputs: inputs]
+    if teacher.config.tta_flip:
+        transforms.append(lambda inputs: inputs[:, :, ::-1])
     model, readers = _head_readers(teacher, tuple(heads))
     blocks = [[] for _ in readers]
     for i in range(0, len(x), batch_size):
@@ -134,16 +83,16 @@ def blend_targets(targets, teacher_probs, weight: float) -> np.ndarray:
     return ((1.0 - weight) * targets + weight * teacher_probs).astype(np.float32)
 
 
-def teacher_answers_key(x, heads=(), views=None, teacher_sha256: str | None = None) -> dict:
+def teacher_answers_key(x, heads=(), teacher_sha256: str | None = None) -> dict:
     """What a stored set of teacher answers was computed from: the training images (sha256 of
-    their bytes and shape), the heads, the views and the teacher file. A stored set answers a
+    their bytes and shape), the heads, the view set (:data:`OWN_VIEWS`) and the teacher file. A stored set answers a
     later run only when these match, so a changed split or posed mix is never served stale."""
     import hashlib
 
     x = np.ascontiguousarray(x)
     return {"images_sha256": hashlib.sha256(x.tobytes()).hexdigest(),
             "images_shape": list(x.shape), "heads": ["main", *heads],
-            "views": list(views) if views else "own", "teacher_sha256": teacher_sha256}
+            "views": OWN_VIEWS, "teacher_sha256": teacher_sha256}
 
 
 def save_teacher_answers(path, probs, key: dict, teacher_record: dict | None = None):

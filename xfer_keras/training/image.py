@@ -80,31 +80,6 @@ class BestCheckpoint:
         return _Callback()
 
 
-class Snapshots:
-    """Keras callback factory: save the classifier every ``every`` epochs as
-    ``directory/epoch_NNN.keras`` (atomically, config and extra heads included), for a later
-    weight average of the run's last stretch (SWA; :mod:`xfer_keras.training.weight_average`)."""
-
-    def __new__(cls, classifier, directory, every: int = 1, extra=None):
-        import keras
-
-        if every < 1:
-            raise ValueError(f"snapshot every >= 1 epoch, got {every}")
-        directory = Path(directory)
-
-        class _Callback(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch, logs=None):
-                if (epoch + 1) % every:
-                    return
-                classifier.config.extra.update(extra or {})
-                classifier.config.extra["snapshot_epoch"] = epoch + 1
-                directory.mkdir(parents=True, exist_ok=True)
-                classifier.save(directory / f"epoch_{epoch + 1:03d}.keras")
-                classifier.config.extra.pop("snapshot_epoch")
-
-        return _Callback()
-
-
 class Deadline:
     """Keras callback factory: stop training when the next epoch would pass ``deadline``."""
 
@@ -199,8 +174,7 @@ def fit_classifier(classifier, x_train, y_train, x_val=None, y_val=None, recipe=
                    strategy=None, checkpoint=None, deadline: float | None = None,
                    steps_per_epoch: int | None = None, verbose: int = 0, seed: int = 0,
                    class_weight_power: float = 0.5, extra_callbacks=(), train_model=None,
-                   compile_options: dict | None = None, snapshots=None, snapshot_every: int = 1,
-                   input_pipeline: str = "auto"):
+                   compile_options: dict | None = None, input_pipeline: str = "auto"):
     """Train ``classifier.model`` on uint8 image arrays with the recipe; returns the History.
 
     Args:
@@ -213,8 +187,6 @@ def fit_classifier(classifier, x_train, y_train, x_val=None, y_val=None, recipe=
         strategy: a ``tf.distribute.Strategy`` (MirroredStrategy, TPUStrategy, ...). The model
             must have been built under the same strategy's scope; default: the current one.
         checkpoint: path of the best-epoch ``.keras`` file (atomic writes); None = no file.
-        snapshots: a folder for the classifier every ``snapshot_every`` epochs (:class:`Snapshots`,
-            for a weight average); None = none.
         deadline: ``time.time()`` value after which no new epoch starts.
         train_model: the model to fit instead of ``classifier.model``, e.g. a two-head model
             sharing its layers (:mod:`xfer_keras.training.two_heads`), with its
@@ -306,8 +278,6 @@ def fit_classifier(classifier, x_train, y_train, x_val=None, y_val=None, recipe=
     if checkpoint is not None:
         callbacks.append(BestCheckpoint(classifier, checkpoint, monitor=monitor,
                                         extra=as_trained))
-    if snapshots is not None:
-        callbacks.append(Snapshots(classifier, snapshots, snapshot_every, extra=as_trained))
     if deadline is not None:
         callbacks.append(Deadline(deadline))
     callbacks.extend(extra_callbacks)
