@@ -6,7 +6,7 @@ Our posed dev faces all come from one lab (CK+: one studio, flat frontal light, 
 and the posed faces this project is judged on come from another. This benchmark takes the CK+
 full-resolution dev frames (the last 3 frames of the 40 sequences and the first, neutral, frame
 of each: 160 photos) and changes every photo as another set-up might
-(:data:`xfer_keras.data.capture_shifts.CAPTURE_SHIFTS`: exposure, contrast, side light, a
+(:data:`xfer_keras.evaluation.capture_shifts.CAPTURE_SHIFTS`: exposure, contrast, side light, a
 smaller photo, JPEG, sensor noise, head roll, a mirror), then runs each model's whole pipeline on
 the changed photos: ours = dlib (MediaPipe fallback) + the model's framing and prior correction,
 fer = its own Haar cascade + crop (``peer_compare.FerPipeline``). A missed face is wrong.
@@ -32,7 +32,7 @@ import xfer_keras  # noqa: E402,F401  (sets ONEDNN_MAX_CPU_ISA before TensorFlow
 
 def shift_rows(models: dict, peer, frame, shifts, detector) -> list[dict]:
     """One row per (shift, model): the model's scores on the shifted photos."""
-    from xfer_keras.training.dev_sets import score_predictions, shifted_face_sets
+    from xfer_keras.evaluation.dev_sets import score_predictions, shifted_face_sets
 
     from peer_compare import FerPipeline
 
@@ -52,7 +52,7 @@ def shift_rows(models: dict, peer, frame, shifts, detector) -> list[dict]:
 
 def print_table(rows: list[dict]) -> None:
     """Markdown: per shift and model, accuracy / balanced accuracy / faces, with changes."""
-    from xfer_keras.training.dev_sets import summarise_shifts
+    from xfer_keras.evaluation.dev_sets import summarise_shifts
 
     base = {r["model"]: r for r in rows if r["shift"] == "as captured"}
     print("\n| shift | model | accuracy | change | balanced acc | change | faces found |")
@@ -72,7 +72,7 @@ def print_table(rows: list[dict]) -> None:
 
 
 def main(argv=None) -> int:
-    from xfer_keras.data.capture_shifts import CAPTURE_SHIFTS
+    from xfer_keras.evaluation.capture_shifts import CAPTURE_SHIFTS
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", action="append", default=None,
@@ -82,10 +82,10 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="at most N sequences (quick)")
     args = parser.parse_args(argv)
 
+    from xfer_keras.data.ckplus_frames import ckplus_fullres_dev_frames
     from xfer_keras.errors import DataNotFoundError, ModelFileError
     from xfer_keras.face import LandmarkDetector
     from xfer_keras.models.classifier import EmotionClassifier
-    from xfer_keras.training.dev_sets import ckplus_fullres_dev_frames
 
     from peer_compare import FerPeer, fer_model_path, fer_version
 

@@ -31,7 +31,7 @@ def measure(n_landmarks: int, variant: str, n_frames: int, epochs: int, repeats:
     import numpy as np
 
     from xfer_keras.models.emo_net import build_emo_net, count_params
-    from xfer_keras.training.emo import fit_emo_net
+    from xfer_keras.training.emo_fit import fit_emo_net
 
     rng = np.random.default_rng(0)
     shape = (n_frames, 2, n_landmarks, 1)

@@ -7,7 +7,7 @@ Each model explains the CK+ full-resolution peak frames (the last ``n_last`` fra
 sequences; FACS codes are given for the last one, so ``--n-last 1``, the default, is exact)
 through the whole pipeline (dlib, the model's framing and Grad-CAM layer, blendshape AUs,
 fusion, template narration), and each explanation is compared with the frame's FACS codes
-(:mod:`xfer_keras.explain.facs_agreement`): focus recall / precision (Grad-CAM against the coded
+(:mod:`xfer_keras.evaluation.facs_agreement`): focus recall / precision (Grad-CAM against the coded
 AUs' landmarks), hot precision (the AUs the narration names), and how often the text names a
 typical AU (else it calls the result uncertain), overall and over the correct answers. The AU
 source is the same for every model, so the differences are the models' Grad-CAM and answers.
@@ -40,9 +40,9 @@ def peak_frames_with_codes(n_last: int):
 def score_model(model_path, frames, pipeline_options=None) -> tuple[dict, list]:
     """(summary, per-frame rows) of one model on ``frames``."""
     from xfer_keras.errors import XferError
-    from xfer_keras.explain.facs_agreement import agreement, summarise
+    from xfer_keras.evaluation.facs_agreement import agreement, summarise
     from xfer_keras.models.classifier import EmotionClassifier
-    from xfer_keras.pipeline import XferaPipeline
+    from xfer_keras.xfera.pipeline import XferaPipeline
 
     rows = []
     classifier = EmotionClassifier.load(model_path, lazy=True)

@@ -4,7 +4,7 @@
 
 Faces are found and cropped as the pipeline does (dlib, the model's framing, 224 px crops); for
 each candidate layer, Grad-CAM of the predicted class is compared with the convex hull of the 68
-landmarks in the crop (:mod:`xfer_keras.explain.localisation`). Prints the pointing-game share
+landmarks in the crop (:mod:`xfer_keras.evaluation.localisation`). Prints the pointing-game share
 (maximum inside the hull) and the in:out ratio (mean heat inside / outside: the median over
 crops, and pooled over all crops). Goals (issue 10): pointing >= 0.9, ratio >= 2.
 """
@@ -29,9 +29,10 @@ def main(argv=None) -> int:
     parser.add_argument("--crop-size", type=int, default=224)
     args = parser.parse_args(argv)
 
-    from xfer_keras.explain.localisation import choose_layer, layer_localisation
+    from xfer_keras.data.ckplus_frames import ckplus_peak_frames
+    from xfer_keras.evaluation.dev_sets import FaceSet
+    from xfer_keras.evaluation.localisation import choose_layer, layer_localisation
     from xfer_keras.models.classifier import EmotionClassifier
-    from xfer_keras.training.dev_sets import FaceSet, ckplus_peak_frames
 
     clf = EmotionClassifier.load(args.model)
     faces = FaceSet.detect(ckplus_peak_frames(args.n_last))

@@ -36,7 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import xfer_keras  # noqa: E402  (sets ONEDNN_MAX_CPU_ISA before TensorFlow)
+import xfer_keras  # noqa: E402,F401  (sets ONEDNN_MAX_CPU_ISA before TensorFlow)
 
 
 def fer_model_path() -> Path | None:
@@ -132,7 +132,7 @@ def evaluate(name, predict_proba, images, labels):
     """Scores of one model on already-cropped images (the same pixels for both models)."""
     import numpy as np
 
-    from xfer_keras.training.dev_sets import score_predictions
+    from xfer_keras.evaluation.dev_sets import score_predictions
 
     start = time.perf_counter()
     pred = np.asarray(predict_proba(images)).argmax(1)
@@ -144,7 +144,7 @@ def evaluate(name, predict_proba, images, labels):
 def whole_pipeline_rows(ours, peer, frame):
     """CK+ full-resolution frames (``frame``: path, emotion) through each model's own
     pipeline: ours = dlib + the model's framing, fer = its Haar cascade + crop."""
-    from xfer_keras.training.dev_sets import FaceSet, score_predictions
+    from xfer_keras.evaluation.dev_sets import FaceSet, score_predictions
 
     start = time.perf_counter()
     faces = FaceSet.detect(frame)
@@ -190,11 +190,11 @@ def main(argv=None) -> int:
               "nothing to compare - skipping.")
         return 0
 
+    from xfer_keras.data.ckplus_frames import ckplus48_frame, trained_subjects
     from xfer_keras.data.ferplus import majority_labels, read_ferplus_votes
     from xfer_keras.data.image_folders import encode_labels, list_fer2013, load_images
     from xfer_keras.errors import DataNotFoundError, ModelFileError
     from xfer_keras.models.classifier import EmotionClassifier
-    from xfer_keras.training.dev_sets import ckplus48_frame, trained_subjects
 
     try:
         ours = EmotionClassifier.load(args.model)
@@ -238,7 +238,7 @@ def main(argv=None) -> int:
         print_table(title, labels, rows + [evaluate(f"fer {fer_version()}", peer.predict_proba,
                                                     images, labels)])
     try:
-        from xfer_keras.training.dev_sets import ckplus_fullres_dev_frames, ckplus_peak_frames
+        from xfer_keras.data.ckplus_frames import ckplus_fullres_dev_frames, ckplus_peak_frames
 
         peaks = ckplus_peak_frames(3)
         labels, rows = whole_pipeline_rows(ours, peer, peaks)

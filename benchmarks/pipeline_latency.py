@@ -94,7 +94,7 @@ def stage_table(columns: dict[str, list[dict]]) -> None:
 
 def write_reports(exp, out: Path, name: str) -> None:
     """The PNG panel + HTML as ``explain`` writes them, timed into ``exp.timings['report']``."""
-    from xfer_keras.pipeline_cli import write_outputs
+    from xfer_keras.cli.explain import write_outputs
 
     t0 = time.perf_counter()
     write_outputs(exp, out, name, png=True, html=True)
@@ -185,7 +185,7 @@ def median_round(rounds) -> tuple[float, float]:
 def compare_run(clf, srcs, args, label: str, throughput: dict, **options) -> list[dict]:
     """Single and batched runs (no report files) of a pipeline made with ``options``, after a
     warm-up, into ``throughput`` under ``label``; returns the single runs' timings."""
-    from xfer_keras.pipeline import XferaPipeline
+    from xfer_keras.xfera.pipeline import XferaPipeline
 
     with XferaPipeline(classifier=clf, au_source=args.au_source, **options) as pipe:
         for _ in range(2):  # the first call runs eagerly, the second traces
@@ -260,8 +260,8 @@ def python_seconds(code: str) -> float:
 
 def output_check(paths: list[str], clf, au_source: str, engine: str = "auto"):
     """``engine`` vs the tf-keras-vis engine on ``paths``: (n identical, n compared, diffs)."""
-    from xfer_keras.explanation import Explanation, output_differences
-    from xfer_keras.pipeline import XferaPipeline
+    from xfer_keras.xfera.explanation import Explanation, output_differences
+    from xfer_keras.xfera.pipeline import XferaPipeline
 
     with XferaPipeline(classifier=clf, au_source=au_source, gradcam_engine="tf-keras-vis") as pipe:
         reference = pipe.explain_many(paths, batch_size=8)
@@ -301,7 +301,7 @@ def main(argv=None) -> int:
     import tensorflow as tf
 
     from xfer_keras.models.classifier import EmotionClassifier
-    from xfer_keras.pipeline import XferaPipeline
+    from xfer_keras.xfera.pipeline import XferaPipeline
 
     clf = EmotionClassifier.load(args.model)
     srcs, what = images(args.n)

@@ -36,7 +36,8 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # CPU numbers
 
 import xfer_keras  # noqa: E402,F401
 
-from xfer_keras.explain.aus import AUSource, AUSourceError  # noqa: E402
+from xfer_keras.errors import AUSourceError
+from xfer_keras.xfera.aus import AUSource  # noqa: E402
 
 
 class NoAUs(AUSource):
@@ -87,7 +88,7 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-au-compare", action="store_true")
     args = parser.parse_args(argv)
 
-    from xfer_keras.pipeline import XferaPipeline
+    from xfer_keras.xfera.pipeline import XferaPipeline
 
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as tmp:

@@ -15,7 +15,7 @@ frames; each AU's probability threshold is tuned for F1 inside the training subj
 (subject-grouped 5-fold, nested), and an AU whose out-of-fold predictions there agree with
 the codes little better than chance (Cohen's kappa below ``MIN_KAPPA``) is not measured
 (predicted absent). ``--write`` refits on everything and writes the parameters (no data) to
-``xfer_keras/explain/aus/_calibration.py``.
+``xfer_keras/xfera/aus/_calibration.py``.
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ sys.path.insert(0, str(REPO))
 
 import xfer_keras  # noqa: E402,F401  (environment before TensorFlow/mediapipe)
 from xfer_keras import config  # noqa: E402
-from xfer_keras.explain.aus.blendshapes import (  # noqa: E402
+from xfer_keras.xfera.aus.blendshapes import (  # noqa: E402
     CALIBRATION_FEATURES, MIN_KAPPA, NAIVE_THRESHOLD, fit_calibration, loso_presence, naive_intensities,
 )
 
-CALIBRATION_PY = REPO / "xfer_keras/explain/aus/_calibration.py"
+CALIBRATION_PY = REPO / "xfer_keras/xfera/aus/_calibration.py"
 UPSCALE = 192
 
 
@@ -55,8 +55,8 @@ def measure(root: Path):
     import pandas as pd
     from PIL import Image
 
-    from xfer_keras.face import LandmarkDetector, load_image
     from xfer_keras.errors import NoFaceError
+    from xfer_keras.face import LandmarkDetector, load_image
 
     facs = pd.read_csv(root / "ckplus_facs/ckplus_peak_facs_emotion.csv", dtype={"sequence": str})
     facs = facs.set_index(["subject", "sequence"])

@@ -14,7 +14,7 @@ never read here. Prints one table. Each model's settings are its row with the be
 accuracy (mean recall) on the CK+ full-resolution frames, exact ties to the smaller prior power and
 then CK+48; between models (the first is the incumbent), CK+ full-res differences no larger than
 one photo can make are ties, CK+48 decides them, and a challenger tied with the incumbent must beat
-it on CK+48 beyond subject resampling noise (:mod:`xfer_keras.training.model_selection`). A
+it on CK+48 beyond subject resampling noise (:mod:`xfer_keras.evaluation.model_selection`). A
 challenger tied on both posed sets is then weighed on evidence they do not hold
 (:class:`TieEvidence`: the validation split of the training script, beyond image resampling noise
 on every head that changed; the capture changes of the CK+ dev photos, within one photo; Grad-CAM localisation);
@@ -22,8 +22,8 @@ of several, the first in the order given that passes replaces the incumbent.
 
 ``--apply OUT`` (one model): writes the chosen framing and prior correction into the model's
 config, then scores Grad-CAM at each candidate layer on the CK+ peak crops cut with that framing
-(:func:`xfer_keras.explain.localisation.layer_localisation`) and sets the layer picked by
-:func:`~xfer_keras.explain.localisation.choose_layer` (the finest layer with pointing >= 0.9 and
+(:func:`xfer_keras.evaluation.localisation.layer_localisation`) and sets the layer picked by
+:func:`~xfer_keras.evaluation.localisation.choose_layer` (the finest layer with pointing >= 0.9 and
 in:out ratio >= 2); the records go into the config's ``extra`` for the model card.
 """
 
@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO))
 
 import xfer_keras  # noqa: E402,F401  (sets ONEDNN_MAX_CPU_ISA before TensorFlow)
 from xfer_keras.training.fer2013_arrays import model_labels, training_prior  # noqa: E402
-from xfer_keras.training.tie_evidence import TieEvidence  # noqa: E402
+from xfer_keras.evaluation.tie_evidence import TieEvidence  # noqa: E402
 
 FRAMING_CANDIDATES = {  # name -> crop_face keyword arguments
     "box, margin 0.0": {"margin": 0.0},
@@ -77,9 +77,10 @@ def main(argv=None) -> int:
     from xfer_keras.data.image_folders import encode_labels, load_images
     from xfer_keras.emotions import EMOTIONS7
     from xfer_keras.models.classifier import EmotionClassifier, class_weights_of
-    from xfer_keras.training.dev_sets import (FaceSet, ckplus48_frame, ckplus_fullres_dev_frames,
-                                              score_predictions, trained_subjects)
-    from xfer_keras.training.model_selection import (best_settings, break_posed_tie, choose_model,
+    from xfer_keras.data.ckplus_frames import (ckplus48_frame, ckplus_fullres_dev_frames,
+                                               trained_subjects)
+    from xfer_keras.evaluation.dev_sets import FaceSet, score_predictions
+    from xfer_keras.evaluation.model_selection import (best_settings, break_posed_tie, choose_model,
                                                      one_photo_margin, posed_tie_challengers)
 
     frame = ckplus_fullres_dev_frames()
@@ -171,7 +172,7 @@ def main(argv=None) -> int:
 
 def apply_choices(clf, best, rows, peaks, out: Path) -> None:
     """Set the chosen framing and Grad-CAM layer in ``clf``'s config and save it to ``out``."""
-    from xfer_keras.explain.localisation import choose_layer, layer_localisation
+    from xfer_keras.evaluation.localisation import choose_layer, layer_localisation
 
     rule = ("framing and prior power together: best balanced accuracy on the CK+ full-res "
             "peak + neutral onset frames (whole pipeline), exact ties to the smaller power, "

@@ -42,5 +42,7 @@ def write_notebook(path: str, title: str, cells: list[tuple[str, str]], intro: s
     for kind, source in cells:
         make = nbformat.v4.new_markdown_cell if kind == "md" else nbformat.v4.new_code_cell
         nb.cells.append(make(source.strip("\n")))
+    for number, cell in enumerate(nb.cells):  # stable ids: a rebuild changes only what changed
+        cell["id"] = f"cell-{number:02d}"
     nbformat.validate(nb)
     nbformat.write(nb, path)

@@ -62,7 +62,8 @@ stopping) plus balanced class weights. With 4-9 positives of 40, "always no" alr
 high accuracy: look at balanced accuracy and the baseline too.
 """),
     ("code", """
-from xfer_keras.training.emo import fit_emo_net, subject_splits
+from xfer_keras.training.emo import subject_splits
+from xfer_keras.training.emo_fit import fit_emo_net
 from xfer_keras.training.metrics import binary_metrics, majority_baseline
 
 emotion = "happiness"

@@ -36,11 +36,11 @@ from pathlib import Path
 
 from xfer_keras.data import load_ckplus_dataset, mean_face
 from xfer_keras.emotions import EMOTIONS6
-from xfer_keras.models.emo_net import build_emo_net
-from xfer_keras.training.emo import fit_emo_net
+from xfer_keras.explain.global_ig import alpha_curve, global_ig
 from xfer_keras.explain.integrated_gradients import IntegratedGradients, METHODS
-from xfer_keras.explain.global_ig import global_ig, alpha_curve
-from xfer_keras.report.landmark_plots import (plot_alpha_curve, plot_figure3, plot_figure3_grid,
+from xfer_keras.models.emo_net import build_emo_net
+from xfer_keras.training.emo_fit import fit_emo_net
+from xfer_keras.emo.plots import (plot_alpha_curve, plot_figure3, plot_figure3_grid,
                                               plot_importance_map)
 
 OUT = Path("outputs/ig"); OUT.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ Honesty: in every run the ranking is computed by global IG of the full-landmark 
 run's **training partition only** (explained videos and baselines); the `leakage` table checks
 that no test video was seen. The quick profile (CI) is a smoke test - one run, two emotions,
 T-EMO, K in {468, 32}, the EMO protocol's quick epochs: its numbers are not results. The fuller
-experiment is `scripts/nb_04_full_pruning.py` (all emotions, T-EMO and R-EMO, the paper's K).
+experiment is `scripts/full_pruning.py` (all emotions, T-EMO and R-EMO, the paper's K).
 Section 5 trains, saves and reloads the EMO nets shipped with the `emo` command."""
 
 CELLS = [
@@ -29,8 +29,8 @@ from pathlib import Path
 
 from xfer_keras.data import load_ckplus_dataset, mean_face
 from xfer_keras.emotions import EMOTIONS6
-from xfer_keras.explain.pruning import pruning_experiment, default_ks
-from xfer_keras.report.landmark_plots import (plot_deletion_curves, plot_figure3, plot_pruning_curves)
+from xfer_keras.training.pruning import default_ks, pruning_experiment
+from xfer_keras.emo.plots import (plot_deletion_curves, plot_figure3, plot_pruning_curves)
 
 OUT = Path("outputs/pruning"); OUT.mkdir(parents=True, exist_ok=True)
 ds = load_ckplus_dataset(progress=False)
@@ -128,9 +128,9 @@ own data (a `SequenceDataset` with `motion=True`). The quick profile trains only
 (`saved_models/emo/MODEL_CARD.md` has the leave-one-subject-out figures of the full recipe).
 """),
     ("code", """
-from xfer_keras.emo_models import EmoNetSet
-from xfer_keras.emo_pipeline import EmoPipeline
-from xfer_keras.explain.landmark_regions import region_counts
+from xfer_keras.emo.pipeline import EmoPipeline
+from xfer_keras.emo.regions import region_counts
+from xfer_keras.models.emo_set import EmoNetSet
 from xfer_keras.training.emo_recipe import RecipeSettings, load_recipe_data, train_emo_set
 
 motion, neutral = load_recipe_data(backend="dlib", n_frames=8)

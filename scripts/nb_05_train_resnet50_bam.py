@@ -35,7 +35,7 @@ import matplotlib.pyplot as plt
 import tensorflow as tf
 import keras
 
-from xfer_keras.config import pick, data_dir
+from xfer_keras.config import data_dir, pick
 from xfer_keras.emotions import EMOTIONS7
 
 QUICK = PROFILE == "quick"
@@ -108,7 +108,7 @@ if DATASET == "FER2013" and LABELS == "ferplus":
     x_train, y_train, x_val, y_val = x_train[k_train], t_train[k_train], x_val[k_val], t_val[k_val]
 POSED_SUBJECT_IDS = []
 if POSED and DATASET == "FER2013" and (data_dir() / "ckplus48").is_dir():
-    from xfer_keras.training.dev_sets import ckplus48_training_subjects
+    from xfer_keras.data.ckplus_frames import ckplus48_training_subjects
     from xfer_keras.training.posed_faces import ckplus48_training_arrays, mix_in
     POSED_SUBJECT_IDS = ckplus48_training_subjects(POSED_SUBJECTS)
     x_posed, y_posed = ckplus48_training_arrays(POSED_SUBJECT_IDS, LOAD_SIZE, 3,
@@ -128,8 +128,8 @@ functional graph (Grad-CAM can read any layer). The preprocessing that goes with
 (`caffe` for ImageNet, `unit` = x / 255 otherwise) lives in the classifier config.
 """),
     ("code", """
-from xfer_keras.models.registry import create, model_config
 from xfer_keras.models.classifier import EmotionClassifier
+from xfer_keras.models.registry import create, model_config
 
 with strategy.scope():
     model = create("resnet50_bam", weights=WEIGHTS, input_size=INPUT_SIZE)
@@ -170,9 +170,9 @@ blurred by 3.3 px; the sharp copy and RAF-DB measure ~0, and the inputs stay sha
 averaging, kept if it helps on validation. Then evaluate on the test set.
 """),
     ("code", """
+from xfer_keras.evaluation.confusion import plot_confusion
 from xfer_keras.training.adaptation import check_input_blur, choose_tta_flip
 from xfer_keras.training.image import evaluate_classifier
-from xfer_keras.report.confusion import plot_confusion
 
 best = EmotionClassifier.load(f"{OUT}/resnet50_bam_best.keras")
 print("blur check:", check_input_blur(best, x_train, x_test), "->", best.config.input_blur)
@@ -185,7 +185,7 @@ plot_confusion(evaluation.confusion, best.class_names,
                title=f"resnet50_bam on {DATASET} test (acc {evaluation.accuracy:.3f})")
 plt.show()
 if (data_dir() / "ckplus48").is_dir():  # posed faces of people the model never saw
-    from xfer_keras.training.dev_sets import ckplus48_frame, trained_subjects
+    from xfer_keras.data.ckplus_frames import ckplus48_frame, trained_subjects
     ck48 = ckplus48_frame(exclude_subjects=trained_subjects(best))
     posed_eval = evaluate_classifier(best, load_images(ck48.path, LOAD_SIZE, 3),
                                      encode_labels(ck48.emotion))
@@ -197,16 +197,16 @@ if (data_dir() / "ckplus48").is_dir():  # posed faces of people the model never 
 
 The CK+ full-resolution dev photos, changed as another capture set-up might deliver them
 (exposure, contrast, side light, a smaller photo, JPEG, noise, head roll, a mirror:
-`xfer_keras.data.capture_shifts`), through the whole pipeline (dlib + this model's crop): how
+`xfer_keras.evaluation.capture_shifts`), through the whole pipeline (dlib + this model's crop): how
 much of the accuracy survives. `benchmarks/capture_robustness.py` prints the same for the
 default model beside the `fer` peer.
 """),
     ("code", """
 if (data_dir() / "ckplus_sequences").is_dir():
     from tqdm.auto import tqdm
-    from xfer_keras.data.capture_shifts import CAPTURE_SHIFTS
-    from xfer_keras.training.dev_sets import (ckplus_fullres_dev_frames, shifted_face_sets,
-                                              summarise_shifts)
+    from xfer_keras.data.ckplus_frames import ckplus_fullres_dev_frames
+    from xfer_keras.evaluation.capture_shifts import CAPTURE_SHIFTS
+    from xfer_keras.evaluation.dev_sets import shifted_face_sets, summarise_shifts
     shift_names = pick(quick=["as captured", "darker (gamma 2)", "head roll 12 degrees"],
                        full=list(CAPTURE_SHIFTS))
     photos = ckplus_fullres_dev_frames(pick(quick=2, full=None))  # quick: 2 sequences

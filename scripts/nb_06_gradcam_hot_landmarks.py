@@ -24,11 +24,11 @@ import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 
-from xfer_keras.models.classifier import EmotionClassifier
 from xfer_keras.explain.gradcam import GradCAM
-from xfer_keras.explain.hot_landmarks import find_hot_landmarks, landmark_overlay, heatmap_overlay
-from xfer_keras.explain import facs
 from xfer_keras.face import LandmarkDetector, crop_face, load_image
+from xfer_keras.models.classifier import EmotionClassifier
+from xfer_keras.xfera import facs
+from xfer_keras.xfera.hot_landmarks import find_hot_landmarks, heatmap_overlay, landmark_overlay
 
 clf = EmotionClassifier.load()  # the shipped default model (saved_models/)
 print(clf)

@@ -24,10 +24,10 @@ from pathlib import Path
 from IPython.display import Image, display
 
 from xfer_keras.models.classifier import EmotionClassifier
-from xfer_keras.pipeline import XferaPipeline
-from xfer_keras.explanation import to_frame
-from xfer_keras.report.panel import panel_png
-from xfer_keras.report.html import save_html
+from xfer_keras.xfera.explanation import to_frame
+from xfer_keras.xfera.pipeline import XferaPipeline
+from xfer_keras.xfera.report.html import save_html
+from xfer_keras.xfera.report.panel import panel_png
 
 clf = EmotionClassifier.load()  # the shipped default model (saved_models/)
 

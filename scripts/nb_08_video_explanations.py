@@ -30,7 +30,7 @@ from pathlib import Path
 from IPython.display import Image, display
 
 from xfer_keras.face import load_image
-from xfer_keras.pipeline import XferaPipeline
+from xfer_keras.xfera.pipeline import XferaPipeline
 
 out = Path("outputs/notebook08"); out.mkdir(parents=True, exist_ok=True)
 root = config.data_dir(required=False)
@@ -78,7 +78,7 @@ display(Image(video.timeline_png()))
 """),
     ("md", "## 4. The key frame of the last segment, Figure-1 style"),
     ("code", """
-from xfer_keras.report.panel import panel_png
+from xfer_keras.xfera.report.panel import panel_png
 
 last = video.segments_of()[-1]
 key = video.key_explanation(last)

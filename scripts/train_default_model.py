@@ -6,7 +6,7 @@
 (the shipped model: one from-scratch run of this script with teachers, its ``fer2013`` head
 refitted by ``--evaluate-only ... --fit-head``, then ``choose_image_settings.py --apply`` and
 ``--evaluate-only ... --notes saved_models/model_card_notes.md``; the commands are in
-docs/image_model.md and its model card).
+docs/training.md).
 
 Data (:mod:`xfer_keras.training.fer2013_arrays`): the sharp FER2013 train copy
 ($XFER_DATA_DIR/fer2013_sharp/train, test duplicates and conflicting duplicates dropped), a
@@ -188,7 +188,7 @@ def _validation_meaning(extra: dict, labels: str | None) -> str:
 def write_model_card(path: Path, model_file: Path, clf, evaluations: dict, info: dict,
                      notes: str = "") -> None:
     """The model card from the model's embedded config and the test evaluations (name ->
-    Evaluation); ``notes`` (markdown: the training history, peer comparison, framing) goes in
+    Evaluation); ``notes`` (markdown: how the settings were chosen and the evidence, peer comparison, goals) goes in
     verbatim before the limits."""
     extra = clf.config.extra
     evaluation = evaluations["fer2013_test"]
@@ -223,8 +223,8 @@ def write_model_card(path: Path, model_file: Path, clf, evaluations: dict, info:
         + (" and the train files that duplicate test files dropped"
            if info.get("train_copy") == "sharp" else "")
         + f" ({info['n_train_before_split']} images kept), split stratified and seeded into "
-        f"{info['n_train']} train / {info['n_val']} validation images (the split earlier models "
-        "held out). Targets: "
+        f"{info['n_train']} train / {info['n_val']} validation images (a fixed, seeded split, the same "
+        "for every model this script trains). Targets: "
         + ("FER+ vote distributions over the 7 classes (`xfer_keras.data.ferplus`; "
            f"{info.get('n_train_targets')} train images have one)"
            if info.get("labels") == "ferplus" else "the FER2013 folder labels")
@@ -437,7 +437,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny subset, 1 epoch (CI)")
     parser.add_argument("--card", default=None, help="model card path (default next to --out)")
     parser.add_argument("--notes", default=None,
-                        help="markdown file put into the card verbatim (history, peer table)")
+                        help="markdown file put into the card verbatim (how the settings were "
+                             "chosen, peer table, goals)")
     args = parser.parse_args(argv)
     if args.teacher_answers and not args.teacher:
         parser.error("--teacher-answers keeps the answers of a --teacher; name the teacher")
@@ -535,7 +536,7 @@ def mix_in_posed(args, x_tr, y_tr, earlier: dict | None = None):
     (with the subjects of ``earlier``, the resumed model's record, if it saw posed faces too)."""
     import numpy as np
 
-    from xfer_keras.training.dev_sets import ckplus48_training_subjects
+    from xfer_keras.data.ckplus_frames import ckplus48_training_subjects
     from xfer_keras.training.posed_faces import ckplus48_training_arrays, mix_in
 
     subjects = ckplus48_training_subjects(args.posed_subjects)
@@ -729,7 +730,7 @@ def train(args, x_tr, y_tr, x_va, y_va, info, deadline, records=None):
 def epoch_cap(args) -> int:
     """``--epochs``, else 100 for the plateau schedule and no cap for the time-cosine one: its
     learning rate falls to its floor at the deadline, which a cap reached earlier would cut short
-    (session 22 found runs stopped at 100 pseudo-epochs with the rate still at 40 % of its
+    (a cap of 100 pseudo-epochs stops a run with the rate still at 40 % of its
     start)."""
     if args.epochs is not None:
         return args.epochs
@@ -826,7 +827,7 @@ def finalize(best, args, out: Path, recipe, data: Fer2013Arrays, x_va, y_va, inf
     """Inference settings, test figures, the .keras file, metrics JSON, confusion PNG, card."""
     import numpy as np
 
-    from xfer_keras.report.confusion import plot_confusion
+    from xfer_keras.evaluation.confusion import plot_confusion
     from xfer_keras.training.adaptation import choose_tta_flip
 
     blur_record = check_or_match_blur(best, args, data.x_train, data.x_test)

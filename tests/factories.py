@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from xfer_keras.explanation import Explanation
+from xfer_keras.xfera.explanation import Explanation
 
 
 def make_explanation(**overrides):

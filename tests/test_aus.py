@@ -8,12 +8,10 @@ import textwrap
 import numpy as np
 import pytest
 
-from xfer_keras.errors import MissingColumnsError
-from xfer_keras.explain.aus import (
-    AUSourceError, BlendshapeAUSource, OpenFaceBinarySource, OpenFaceCSVSource, make_au_source,
-    read_openface_csv, reading_from_csv,
-)
-from xfer_keras.explain.aus.blendshapes import (
+from xfer_keras.errors import AUSourceError, MissingColumnsError
+from xfer_keras.xfera.aus import (BlendshapeAUSource, OpenFaceBinarySource, OpenFaceCSVSource,
+                                  make_au_source, read_openface_csv, reading_from_csv)
+from xfer_keras.xfera.aus.blendshapes import (
     CALIBRATION_FEATURES, NAIVE_MAPPING, fit_calibration, load_calibration, loso_presence,
     naive_intensities, symmetric_features,
 )
@@ -162,7 +160,7 @@ def test_a_rare_au_without_signal_is_not_measured():
     """An AU whose blendshapes carry no signal and that few faces show would get a threshold that
     calls it present nearly everywhere (AU10 on CK+); it is left out instead, and LOSO counts it
     absent, while an AU with signal is kept."""
-    from xfer_keras.explain.aus.blendshapes import MIN_KAPPA
+    from xfer_keras.xfera.aus.blendshapes import MIN_KAPPA
 
     rng = np.random.default_rng(1)
     n = 120
@@ -186,7 +184,7 @@ def test_a_rare_au_without_signal_is_not_measured():
 
 
 def test_cohen_kappa_known_values():
-    from xfer_keras.explain.aus.blendshapes import cohen_kappa
+    from xfer_keras.xfera.aus.blendshapes import cohen_kappa
 
     y = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, 0])
     assert cohen_kappa(y, y) == pytest.approx(1.0)
@@ -200,8 +198,8 @@ def test_no_measured_au_is_called_present_far_more_often_than_coded(ckplus_dir, 
     present on at most 40 points more of the faces than FACS codes it (AU10, before it was left
     out: present on all 40, coded on 1), and the ones it measures agree better than chance."""
     from xfer_keras.data.ckplus import load_ckplus_sequences
-    from xfer_keras.explain.aus.blendshapes import cohen_kappa
     from xfer_keras.face import LandmarkDetector, load_image
+    from xfer_keras.xfera.aus.blendshapes import cohen_kappa
 
     records = [r for r in load_ckplus_sequences(ckplus_dir) if r.au_codes]
     source = BlendshapeAUSource()

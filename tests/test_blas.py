@@ -85,7 +85,7 @@ def test_pipeline_stages_run_with_one_blas_thread(face_landmarker_path, monkeypa
     from xfer_keras.face import LandmarkDetector
     from xfer_keras.models.classifier import EmotionClassifier
     from xfer_keras.models.registry import create
-    from xfer_keras.pipeline import XferaPipeline
+    from xfer_keras.xfera.pipeline import XferaPipeline
 
     seen = []
 

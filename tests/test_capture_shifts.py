@@ -1,11 +1,11 @@
-"""Capture shifts (``xfer_keras.data.capture_shifts``): each does what its name says, keeps the
+"""Capture shifts (``xfer_keras.evaluation.capture_shifts``): each does what its name says, keeps the
 image's type, repeats exactly; and on real CK+ photos the shipped pipeline's answer does not
 depend on which way the face is mirrored."""
 
 import numpy as np
 import pytest
 
-from xfer_keras.data.capture_shifts import (CAPTURE_SHIFTS, apply_shift, contrast, downscale,
+from xfer_keras.evaluation.capture_shifts import (CAPTURE_SHIFTS, apply_shift, contrast, downscale,
                                             gamma, jpeg, mirror, roll, sensor_noise, side_light)
 
 
@@ -60,7 +60,8 @@ def test_the_shipped_pipeline_answers_the_same_for_a_mirrored_photo(ckplus_dir,
     than 0.005: with mirror averaging the model itself is symmetric, so only dlib's box (which
     may move by a few pixels) can tell the two photos apart. (Measured: 0 answers differ, median
     0.0006; 1 and 0.0011 without mirror averaging.)"""
-    from xfer_keras.training.dev_sets import FaceSet, ckplus_peak_frames
+    from xfer_keras.data.ckplus_frames import ckplus_peak_frames
+    from xfer_keras.evaluation.dev_sets import FaceSet
 
     clf = shipped_classifier
     frames = ckplus_peak_frames(n_last=1, root=ckplus_dir)

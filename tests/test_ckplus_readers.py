@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from xfer_keras.data import load_ckplus_sequences, read_aam_landmarks
-from xfer_keras.data.ckplus import CKPlusFormatError, parse_au_codes, read_dlib68_csv
-from xfer_keras.errors import DataNotFoundError, MissingColumnsError
+from xfer_keras.data.ckplus import parse_au_codes, read_dlib68_csv
+from xfer_keras.errors import CKPlusFormatError, DataNotFoundError, MissingColumnsError
 
 
 def _png(path: Path, value=0):

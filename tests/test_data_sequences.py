@@ -7,7 +7,7 @@ import pytest
 
 from xfer_keras.data import build_sequence_dataset, frame_indices, mean_face, normalize_points
 from xfer_keras.data.ckplus import SequenceRecord
-from xfer_keras.data.sequences import SequenceLandmarks, _nearest_found, flip_points
+from xfer_keras.data.sequences import SequenceLandmarks, flip_points, nearest_found
 from xfer_keras.errors import InputShapeError
 
 
@@ -21,7 +21,7 @@ def test_frame_indices_run_neutral_to_peak():
 
 def test_nearest_found_fills_gaps():
     found = np.array([False, True, False, False, True, False])
-    assert _nearest_found(found).tolist() == [1, 1, 1, 4, 4, 4]
+    assert nearest_found(found).tolist() == [1, 1, 1, 4, 4, 4]
 
 
 def _face(rng, n=68, frames=3):

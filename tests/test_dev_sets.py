@@ -1,11 +1,11 @@
-"""Out-of-domain dev sets (``xfer_keras.training.dev_sets``): neutral onsets, balanced accuracy,
+"""Out-of-domain dev sets (``xfer_keras.evaluation.dev_sets``): neutral onsets, balanced accuracy,
 FaceSet bookkeeping."""
 
 import numpy as np
 import pytest
 
 from xfer_keras.emotions import EMOTIONS7
-from xfer_keras.training.dev_sets import FaceSet, balanced_accuracy, score_predictions
+from xfer_keras.evaluation.dev_sets import FaceSet, balanced_accuracy, score_predictions
 
 
 def test_balanced_accuracy_is_mean_recall_and_counts_misses_as_wrong():
@@ -28,7 +28,7 @@ def test_faceset_predictions_and_subset():
 @pytest.mark.real_data
 def test_ckplus_onset_frames_are_the_first_frames_labelled_neutral(ckplus_dir):
     from xfer_keras.data.ckplus import load_ckplus_sequences
-    from xfer_keras.training.dev_sets import ckplus_onset_frames, ckplus_peak_frames
+    from xfer_keras.data.ckplus_frames import ckplus_onset_frames, ckplus_peak_frames
 
     onsets, peaks = ckplus_onset_frames(ckplus_dir), ckplus_peak_frames(root=ckplus_dir)
     records = load_ckplus_sequences(ckplus_dir)
@@ -40,8 +40,8 @@ def test_ckplus_onset_frames_are_the_first_frames_labelled_neutral(ckplus_dir):
 
 @pytest.mark.real_data
 def test_fullres_dev_frames_are_peaks_then_onsets_and_a_prefix_keeps_whole_sequences(ckplus_dir):
-    from xfer_keras.training.dev_sets import (ckplus_fullres_dev_frames, ckplus_onset_frames,
-                                              ckplus_peak_frames)
+    from xfer_keras.data.ckplus_frames import (ckplus_fullres_dev_frames, ckplus_onset_frames,
+                                               ckplus_peak_frames)
 
     both = ckplus_fullres_dev_frames(root=ckplus_dir)
     peaks, onsets = ckplus_peak_frames(3, ckplus_dir), ckplus_onset_frames(ckplus_dir)
@@ -52,7 +52,7 @@ def test_fullres_dev_frames_are_peaks_then_onsets_and_a_prefix_keeps_whole_seque
 
 
 def test_summarise_shifts_means_kept_share_and_worst_shift():
-    from xfer_keras.training.dev_sets import summarise_shifts
+    from xfer_keras.evaluation.dev_sets import summarise_shifts
 
     def row(shift, model, acc, bal):
         return {"shift": shift, "model": model, "accuracy": acc, "balanced_accuracy": bal}
@@ -71,7 +71,7 @@ def test_summarise_shifts_means_kept_share_and_worst_shift():
 def test_shifted_face_sets_refuses_unknown_shifts_before_any_detection():
     import pandas as pd
 
-    from xfer_keras.training.dev_sets import shifted_face_sets
+    from xfer_keras.evaluation.dev_sets import shifted_face_sets
 
     with pytest.raises(KeyError, match="unknown capture shifts"):
         next(shifted_face_sets(pd.DataFrame({"path": [], "emotion": []}), ["underwater"]))

@@ -14,7 +14,8 @@ from xfer_keras.models.emo_net import (
     emo_net_config,
     is_randomized,
 )
-from xfer_keras.training.emo import fit_emo_net, subject_splits
+from xfer_keras.training.emo import subject_splits
+from xfer_keras.training.emo_fit import fit_emo_net
 from xfer_keras.training.metrics import binary_metrics
 
 SHAPE = (6, 2, 12, 1)

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from clips import write_clip  # tests/clips.py
-from xfer_keras.emo_clip import ClipTooShortError, find_segment
-from xfer_keras.explain.landmark_regions import describe_regions, region_counts, top_regions
+from xfer_keras.emo.clip import find_segment
+from xfer_keras.emo.regions import describe_regions, region_counts, top_regions
+from xfer_keras.errors import ClipTooShortError
 from xfer_keras.training.emo_recipe import youden_threshold
 
 P = 8
@@ -73,8 +74,8 @@ def test_regions_in_words():
 
 
 def test_net_set_save_load_roundtrip(tmp_path):
-    from xfer_keras.emo_models import EmoNetSet, EmoNetSpec
     from xfer_keras.models.emo_net import build_emo_net
+    from xfer_keras.models.emo_set import EmoNetSet, EmoNetSpec
 
     specs = {}
     for i, emotion in enumerate(("happiness", "surprise")):
@@ -102,8 +103,8 @@ def motion_dataset(ckplus_dir):
 
 @pytest.fixture(scope="module")
 def shipped():
-    from xfer_keras.emo_models import EmoNetSet
     from xfer_keras.errors import ModelFileError
+    from xfer_keras.models.emo_set import EmoNetSet
 
     try:
         return EmoNetSet.load()
@@ -136,7 +137,7 @@ def test_recipe_without_one_subject_beats_majority_on_that_subject(motion_datase
 
 @pytest.mark.real_data
 def test_happiness_net_looks_at_the_mouth(shipped, ckplus_dir):
-    from xfer_keras.emo_pipeline import EmoPipeline
+    from xfer_keras.emo.pipeline import EmoPipeline
 
     from clips import ckplus_sequences
 
@@ -149,7 +150,8 @@ def test_happiness_net_looks_at_the_mouth(shipped, ckplus_dir):
 
 
 def _inputs(pipe, folders):
-    from xfer_keras.emo_clip import clip_landmarks, find_segment, motion_tensor, normalized_shapes, open_clip
+    from xfer_keras.emo.clip import (clip_landmarks, find_segment, motion_tensor,
+                                     normalized_shapes, open_clip)
 
     for folder in folders:
         marks = clip_landmarks(open_clip(folder), pipe.nets.backend)
@@ -206,7 +208,7 @@ def test_pipeline_many_clips_errors_as_values(shipped, ckplus_dir, tmp_path):
     """A CK+ sequence folder gives a result, a folder without a face an error value, in order."""
     from PIL import Image
 
-    from xfer_keras.emo_pipeline import EmoPipeline, EmoResult
+    from xfer_keras.emo.pipeline import EmoPipeline, EmoResult
     from xfer_keras.errors import NoFaceError, VideoReadError
 
     blank = tmp_path / "blank"

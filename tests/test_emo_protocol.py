@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from xfer_keras.data import planted_sequences
-from xfer_keras.training.emo import ProtocolResult, run_protocol, subject_splits, validation_indices
+from xfer_keras.training.emo import ProtocolResult, run_protocol, subject_splits
+from xfer_keras.training.emo_fit import validation_indices
 from xfer_keras.training.metrics import binary_metrics, majority_baseline
 
 SMALL = {"filters": 4, "lstm_units": 8, "fc1_units": 8}
@@ -97,10 +98,11 @@ def test_concat_makes_landmark_count_columns(result, dataset):
 
 def test_pooled_net_trains_like_a_freshly_built_one(dataset):
     from xfer_keras.models.emo_net import build_emo_net
-    from xfer_keras.training.emo import _NetPool, _predict_positive, fit_emo_net
+    from xfer_keras.training.emo import _predict_positive
+    from xfer_keras.training.emo_fit import NetPool, fit_emo_net
 
     y = dataset.binary_labels("happiness")
-    pool = _NetPool()
+    pool = NetPool()
     outputs = []
     for seed in (5, 6, 5):  # the second use of seed 5 reuses the net trained with seed 6
         net = pool.get(dataset.input_shape, "t-emo", SMALL, seed)

@@ -8,7 +8,7 @@ import pytest
 
 from factories import make_explanation
 from xfer_keras.atomic import atomic_write_text
-from xfer_keras.explanation import JSON_KEYS, Explanation, to_frame
+from xfer_keras.xfera.explanation import Explanation, JSON_KEYS, to_frame
 
 
 def test_to_dict_has_the_cli_keys_and_is_json():

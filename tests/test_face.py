@@ -366,7 +366,7 @@ def test_draw_landmarks_and_save_png(tmp_path):
 # ------------------------------------------------------------------------------ laziness
 def test_import_loads_no_backend():
     code = (
-        "import sys, xfer_keras.face, xfer_keras.face.cli; "
+        "import sys, xfer_keras.face, xfer_keras.cli.landmarks; "
         "heavy = [m for m in ('dlib', 'mediapipe', 'tensorflow', 'cv2') if m in sys.modules]; "
         "assert not heavy, heavy"
     )

@@ -2,7 +2,7 @@
 
 import pytest
 
-from xfer_keras.explain import facs
+from xfer_keras.xfera import facs
 
 # Table 2 of the XFERa paper, typed again from the paper (1-based), one line per AU.
 PAPER_TABLE2 = """

@@ -3,8 +3,8 @@
 import math
 
 from factories import make_explanation
-from xfer_keras.explain import facs
-from xfer_keras.explain.facs_agreement import agreement, heat_activated_aus, summarise
+from xfer_keras.evaluation.facs_agreement import agreement, heat_activated_aus, summarise
+from xfer_keras.xfera import facs
 
 
 def _explanation_hot_on(aus, hot_aus, expected=(6, 12)):

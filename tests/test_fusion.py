@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from xfer_keras.explain import facs
-from xfer_keras.explain.aus import AUReading
-from xfer_keras.explain.fusion import confidence_level, fuse
-from xfer_keras.explain.hot_landmarks import HotLandmarks
+from xfer_keras.xfera import facs
+from xfer_keras.xfera.aus import AUReading
+from xfer_keras.xfera.fusion import confidence_level, fuse
+from xfer_keras.xfera.hot_landmarks import HotLandmarks
 
 
 def hot_from(indices, value=0.9, threshold=0.5, n=68):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from xfer_keras.errors import InputShapeError
-from xfer_keras.explain.hot_landmarks import (
+from xfer_keras.xfera.hot_landmarks import (
     COLD_COLOR, HOT_COLOR, align_heatmap, face_region_mask, find_hot_landmarks, landmark_overlay,
     sample_heatmap,
 )

@@ -9,8 +9,8 @@ from xfer_keras.data.image_folders import (encode_labels, fer2013_conflicting_du
                                            list_fer2013, list_image_folder, list_kdef,
                                            load_images, make_dataset, parse_kdef_name,
                                            read_rafdb_labels, stratified_split)
-from xfer_keras.emotions import EMOTIONS7, UnknownEmotionError
-from xfer_keras.errors import DataNotFoundError, ImageReadError
+from xfer_keras.emotions import EMOTIONS7
+from xfer_keras.errors import DataNotFoundError, ImageReadError, UnknownEmotionError
 
 
 def _img(path, value=128, size=(20, 20), mode="L"):

@@ -40,7 +40,7 @@ def test_per_class_table_matches_sklearn():
 @pytest.mark.real_data
 def test_few_steps_on_real_fer2013(fer2013_dir, tmp_path):
     from xfer_keras.data.image_folders import encode_labels, list_fer2013, load_images
-    from xfer_keras.report.confusion import plot_confusion
+    from xfer_keras.evaluation.confusion import plot_confusion
 
     train = list_fer2013("train", root=fer2013_dir.parent)
     train = train.groupby("emotion", group_keys=False).head(12).reset_index(drop=True)

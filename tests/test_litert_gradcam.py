@@ -145,7 +145,7 @@ def test_cli_explains_a_photo_without_tensorflow(shipped_classifier, face_landma
     from skimage import data
     from PIL import Image
 
-    from xfer_keras.pipeline import XferaPipeline
+    from xfer_keras.xfera.pipeline import XferaPipeline
 
     photo = tmp_path / "astronaut.png"
     Image.fromarray(data.astronaut()).save(photo)

@@ -153,10 +153,10 @@ def test_openai_api_key_env_is_used(server, monkeypatch):
 def test_key_never_in_explanation_json_or_html(server, key, tmp_path, face_landmarker_path):
     from skimage import data as skdata
 
+    from xfer_keras.cli.explain import write_outputs
     from xfer_keras.models.classifier import EmotionClassifier
     from xfer_keras.models.registry import create
-    from xfer_keras.pipeline import XferaPipeline
-    from xfer_keras.pipeline_cli import write_outputs
+    from xfer_keras.xfera.pipeline import XferaPipeline
 
     model = create("tiny_bam", input_size=64)
     clf = EmotionClassifier(model, {"input_size": 64})

@@ -4,7 +4,7 @@ property on real CK+ peak frames with the shipped model: its heat lies on the fa
 import numpy as np
 import pytest
 
-from xfer_keras.explain.localisation import (choose_layer, in_out_ratio, localisation_scores,
+from xfer_keras.evaluation.localisation import (choose_layer, in_out_ratio, localisation_scores,
                                              pointing_hit)
 
 
@@ -53,8 +53,9 @@ def test_gradcam_of_the_shipped_model_looks_at_the_face(ckplus_dir, shipped_clas
     """On the 40 CK+ peak frames, cropped and explained as the pipeline does, the default
     Grad-CAM layer puts its maximum inside the 68-landmark hull and clearly more heat inside
     than out."""
+    from xfer_keras.data.ckplus_frames import ckplus_peak_frames
+    from xfer_keras.evaluation.dev_sets import FaceSet
     from xfer_keras.explain.gradcam import GradCAM
-    from xfer_keras.training.dev_sets import FaceSet, ckplus_peak_frames
 
     clf = shipped_classifier
     faces = FaceSet.detect(ckplus_peak_frames(n_last=1, root=ckplus_dir))

@@ -1,4 +1,4 @@
-"""The dev-set rule (:mod:`xfer_keras.training.model_selection`): settings by CK+ full-res with
+"""The dev-set rule (:mod:`xfer_keras.evaluation.model_selection`): settings by CK+ full-res with
 exact ties to the smaller prior power, then CK+48; between models, a CK+ full-res difference one
 photo could make is a tie that CK+48 decides, and a tied challenger replaces the incumbent only
 beyond subject noise; a challenger tied on both posed sets needs a validation gain beyond noise on
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xfer_keras.training.model_selection import (best_settings, break_posed_tie, choose_model,
+from xfer_keras.evaluation.model_selection import (best_settings, break_posed_tie, choose_model,
                                                  one_photo_margin, paired_bootstrap_gain,
                                                  posed_tie_challengers, subject_bootstrap_gain)
 
@@ -25,7 +25,7 @@ def test_one_photo_margin_is_the_weight_of_a_photo_of_the_smallest_class():
     margin = one_photo_margin(labels)
     assert margin == pytest.approx(1 / (7 * 12))
     # it is the largest change of balanced accuracy that flipping one photo can make
-    from xfer_keras.training.dev_sets import balanced_accuracy
+    from xfer_keras.evaluation.dev_sets import balanced_accuracy
 
     changes = []
     for i in range(len(labels)):
@@ -40,7 +40,7 @@ def test_one_photo_margin_is_the_weight_of_a_photo_of_the_smallest_class():
 def test_settings_follow_full_res_and_exact_ties_go_to_the_smaller_power():
     rows = [_row("m", 0.952, 0.8862, 0.5), _row("m", 0.952, 0.8854, 0.75),
             _row("m", 0.952, 0.8925, 1.0), _row("m", 0.914, 0.879, 0.25)]
-    # session 18's candidate: three powers tied; CK+48 (no neutral faces) would pick 1.0
+    # three powers tied; CK+48 (no neutral faces) would pick 1.0
     assert best_settings(rows)["power"] == 0.5
     assert best_settings(rows[::-1])["power"] == 0.5  # whatever the order
     assert best_settings(rows[1:])["power"] == 0.75  # without it, the next smallest tied power
@@ -107,7 +107,7 @@ def test_a_tied_challenger_needs_a_clear_ck48_gain():
     slightly = old.copy()
     slightly[np.flatnonzero(old != labels)[:3]] = labels[old != labels][:3]
     clearly = np.where(rng.random(len(labels)) < 0.7, labels, old)
-    from xfer_keras.training.dev_sets import balanced_accuracy
+    from xfer_keras.evaluation.dev_sets import balanced_accuracy
 
     def row(model, full, pred):
         r = _row(model, full, balanced_accuracy(labels, pred))
@@ -133,7 +133,7 @@ def test_posed_ties_are_challengers_level_with_the_incumbent_on_both_posed_sets(
     slightly_worse[np.flatnonzero(old == labels)[:3]] = (labels[old == labels][:3] + 1) % 6
     clearly = np.where(rng.random(len(labels)) < 0.7, labels, old)
     clearly_worse = np.where(rng.random(len(labels)) < 0.3, (labels + 1) % 6, old)
-    from xfer_keras.training.dev_sets import balanced_accuracy
+    from xfer_keras.evaluation.dev_sets import balanced_accuracy
 
     def row(model, full, pred):
         r = _row(model, full, balanced_accuracy(labels, pred))
@@ -220,7 +220,7 @@ def test_the_chooser_on_the_shipped_model_picks_the_settings_stored_in_it(ckplus
                                                                         shipped_classifier,
                                                                         tmp_path):
     """Known answer, end to end on the real dev sets: with the training mix recorded in its file,
-    ``choose_image_settings.py`` picks the shipped model's own settings (session 24, mirror
+    ``choose_image_settings.py`` picks the shipped model's own settings (mirror
     averaging on): the FER2013 framing with the eyes level and no prior correction (power 0,
     which ties exactly with 0.25 on CK+ full-res, and exact ties go to the smaller power; the
     upright framing ties with it too, and the earlier candidate stays). Every dlib-box crop is

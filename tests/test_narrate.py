@@ -1,8 +1,11 @@
 """The paper's prompts (verbatim) and the offline template narrator (Figure 1 style)."""
 
-from xfer_keras.narrate.prompts import NEUTRAL_USER_PROMPT, SYSTEM_PROMPT, USER_PROMPT, build_messages
-from xfer_keras.narrate.template import NarrationInput, TemplateNarrator, join_phrases
 from xfer_keras.narrate.llm import OpenAINarrator, make_narrator
+from xfer_keras.narrate.prompts import NEUTRAL_USER_PROMPT
+from xfer_keras.narrate.prompts import SYSTEM_PROMPT
+from xfer_keras.narrate.prompts import USER_PROMPT
+from xfer_keras.narrate.prompts import build_messages
+from xfer_keras.narrate.template import NarrationInput, TemplateNarrator, join_phrases
 
 FIGURE1 = ('I analyzed the facial expression and classified it as "Happiness". In particular, I '
            'focused on the lifting of the cheek and the pulling of the lip corner. The combination '

@@ -9,7 +9,7 @@ from PIL import Image
 
 from xfer_keras.cli import main
 from xfer_keras.errors import NoFaceError
-from xfer_keras.explanation import JSON_KEYS, Explanation
+from xfer_keras.xfera.explanation import Explanation, JSON_KEYS
 
 LEVELS = {"High", "Medium", "Low"}
 
@@ -29,7 +29,7 @@ def tiny_model_file(tiny_classifier, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pipeline(tiny_classifier, face_landmarker_path):
-    from xfer_keras.pipeline import XferaPipeline
+    from xfer_keras.xfera.pipeline import XferaPipeline
 
     with XferaPipeline(classifier=tiny_classifier) as pipe:
         yield pipe
@@ -115,7 +115,7 @@ def test_cli_explain_folder(tiny_model_file, astronaut, tmp_path, capsys, face_l
                                               (["--report", "all", "--no-html"], True, False)])
 def test_report_flags(flags, png, html):
     from xfer_keras.cli import build_parser
-    from xfer_keras.pipeline_cli import report_files
+    from xfer_keras.cli.explain import report_files
 
     args = build_parser().parse_args(["explain", "x.png", *flags])
     assert report_files(args) == (png, html)
@@ -135,13 +135,13 @@ def test_cli_gradcam_method_and_engine(tiny_model_file, astronaut, tmp_path, fac
 
 
 def test_demo_without_default_model_fails_clearly(monkeypatch, tmp_path, capsys):
-    import xfer_keras.models.classifier as classifier
+    import xfer_keras.assets as assets
 
     monkeypatch.delenv("XFER_EMOTION_MODEL", raising=False)
-    monkeypatch.setattr(classifier, "DEFAULT_MODEL", tmp_path / "nope.keras")
+    monkeypatch.setattr(assets, "shipped_dir", lambda: tmp_path)
     assert main(["demo", "--out", str(tmp_path / "demo")]) == 1
     err = capsys.readouterr().err
-    assert "default emotion model not found" in err and err.count("\n") == 1
+    assert "the shipped default emotion model is not at" in err and err.count("\n") == 1
 
 
 def test_demo_with_model(tiny_model_file, tmp_path, capsys, face_landmarker_path):
@@ -183,7 +183,7 @@ def test_every_ckplus_peak_frame_is_explained(ckplus_dir, tiny_classifier, face_
     """All 40 shared CK+ peak frames -> complete Explanations (default model when present)."""
     from xfer_keras.errors import ModelFileError
     from xfer_keras.models.classifier import EmotionClassifier
-    from xfer_keras.pipeline import XferaPipeline
+    from xfer_keras.xfera.pipeline import XferaPipeline
 
     paths = ckplus_peaks(ckplus_dir)
     assert len(paths) == 40
@@ -229,9 +229,9 @@ def test_pipeline_output_is_the_same_with_every_engine(ckplus_dir, face_landmark
     a model file), the traced TensorFlow function and the reference engine (tf-keras-vis)."""
     from xfer_keras.errors import ModelFileError
     from xfer_keras.explain.litert_gradcam import litert_available
-    from xfer_keras.explanation import output_differences
     from xfer_keras.models.classifier import EmotionClassifier
-    from xfer_keras.pipeline import XferaPipeline
+    from xfer_keras.xfera.explanation import output_differences
+    from xfer_keras.xfera.pipeline import XferaPipeline
 
     try:
         shipped_clf = EmotionClassifier.load()

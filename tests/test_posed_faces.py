@@ -1,12 +1,12 @@
 """Posed training faces (xfer_keras.training.posed_faces) and the CK+48 split by subject
-(xfer_keras.training.dev_sets): mixing shares, a split by person that never touches the
+(xfer_keras.data.ckplus_frames): mixing shares, a split by person that never touches the
 full-res dev sequences, and CK+48 figures that leave the trained subjects out."""
 
 import numpy as np
 import pytest
 
-from xfer_keras.training.dev_sets import (ckplus48_frame, ckplus48_training_subjects,
-                                          ckplus_fullres_subjects, trained_subjects)
+from xfer_keras.data.ckplus_frames import (ckplus48_frame, ckplus48_training_subjects,
+                                           ckplus_fullres_subjects, trained_subjects)
 from xfer_keras.training.posed_faces import ckplus48_training_arrays, class_mix, mix_in
 
 

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from xfer_keras.data import planted_sequences
 from xfer_keras.explain import global_ig as global_ig_module
-from xfer_keras.explain.pruning import (
+from xfer_keras.training.pruning import (
     PAPER_KS, default_ks, deletion_area, deletion_curve, pruning_experiment, select_columns,
 )
 

@@ -6,8 +6,8 @@ import re
 import numpy as np
 from PIL import Image
 
-from xfer_keras.report.html import report_html, save_html
-from xfer_keras.report.panel import overlays, panel_png, save_panel
+from xfer_keras.xfera.report.html import report_html, save_html
+from xfer_keras.xfera.report.panel import overlays, panel_png, save_panel
 from factories import make_explanation
 
 

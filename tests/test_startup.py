@@ -1,4 +1,4 @@
-"""Command-line start-up (``xfer_keras.startup``): Keras and MediaPipe load without the extras no
+"""Command-line start-up (``xfer_keras.cli.startup``): Keras and MediaPipe load without the extras no
 command uses, those extras still import normally afterwards, the model still loads and explains;
 dlib's models preload on a thread; summary.csv without pandas."""
 
@@ -8,13 +8,13 @@ import subprocess
 import sys
 
 from xfer_keras.models.classifier import DEFAULT_MODEL
-from xfer_keras.report.summary import rows_to_csv
+from xfer_keras.xfera.report.summary import rows_to_csv
 
 
 def test_lean_imports_skip_extras_then_restore_them():
     code = (
         "import sys, xfer_keras\n"
-        "from xfer_keras import startup\n"
+        "from xfer_keras.cli import startup\n"
         "startup.import_lean('keras', 'mediapipe')\n"
         "assert 'tensorflow' in sys.modules and 'mediapipe' in sys.modules\n"
         "for name in ('sklearn', 'pandas'):\n"
@@ -37,7 +37,7 @@ def test_lean_imports_skip_extras_then_restore_them():
 
 
 def test_lean_imports_leave_loaded_modules_alone():
-    from xfer_keras.startup import lean_imports
+    from xfer_keras.cli.startup import lean_imports
 
     import json
 
@@ -53,7 +53,7 @@ def test_lean_imports_leave_loaded_modules_alone():
 
 
 def test_dlib_preload_hands_its_detector_to_the_first_backend():
-    from xfer_keras import startup
+    from xfer_keras.cli import startup
     from xfer_keras.face import detector
 
     thread = startup.preload_dlib_in_background()

@@ -151,7 +151,7 @@ def test_posed_faces_train_and_are_left_out_of_ckplus48(script, sharp_data, data
 
     import numpy as np
 
-    from xfer_keras.training.dev_sets import ckplus_fullres_subjects, trained_subjects
+    from xfer_keras.data.ckplus_frames import ckplus_fullres_subjects, trained_subjects
 
     out, card = tmp_path / "posed.keras", tmp_path / "CARD.md"
     assert script.main(["--quick", "--labels", "ferplus", "--posed", "ckplus48",

@@ -12,14 +12,14 @@ from clips import ckplus_sequences, rotate, sequence_frames, side_by_side, write
 from xfer_keras.cli import main
 from xfer_keras.emotions import canonical_emotion
 from xfer_keras.errors import NoFaceError, XferError
-from xfer_keras.explanation import Explanation
+from xfer_keras.xfera.explanation import Explanation
 
 pytestmark = pytest.mark.real_data
 
 
 @pytest.fixture(scope="module")
 def pipe(shipped_classifier, face_landmarker_path):
-    from xfer_keras.pipeline import XferaPipeline
+    from xfer_keras.xfera.pipeline import XferaPipeline
 
     with XferaPipeline(classifier=shipped_classifier) as pipeline:
         yield pipeline

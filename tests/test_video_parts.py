@@ -8,8 +8,8 @@ import pytest
 from clips import ckplus_sequences, rotate, sequence_frames, side_by_side, write_clip
 from xfer_keras.errors import NoFaceError, VideoReadError, XferError
 from xfer_keras.video import Sampling, VideoReader
-from xfer_keras.video.timeline import find_segments, smooth_probabilities, window_frames
 from xfer_keras.video.tracking import FaceTracker
+from xfer_keras.xfera.video.timeline import find_segments, smooth_probabilities, window_frames
 
 
 @pytest.fixture(scope="module")
@@ -215,7 +215,7 @@ def test_video_result_files_come_from_the_result_object(tmp_path):
     import json
 
     from factories import make_explanation
-    from xfer_keras.video import VideoExplanation
+    from xfer_keras.xfera.video import VideoExplanation
 
     p = [0.1, 0.2, 0.1, 0.3, 0.7, 0.8, 0.95, 0.9]
     table = _table(p, status=["ok"] * 3 + ["no_face"] + ["ok"] * 4)

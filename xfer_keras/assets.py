@@ -1,8 +1,13 @@
 """Model files, resolved offline-first and never at import time.
 
-Order: explicit path -> environment variable -> cache dir (``XFER_CACHE_DIR``) -> download from
-the official URL, sha256-verified and written atomically (a half-written file never appears
-under its final name). ``python -m xfer_keras fetch-models`` resolves them all up front.
+Shipped artefacts (the image emotion model, the six EMO nets) come with the package:
+:func:`shipped_path` finds them in the installed package (``pip install .`` copies
+``saved_models/`` into it) or in the checkout's ``saved_models/``, unless an environment
+variable points elsewhere. Downloaded files (:data:`ASSETS`) are resolved in this order:
+explicit path -> environment variable -> cache dir (``XFER_CACHE_DIR``) -> download from the
+official URL, sha256-verified and written atomically (a half-written file never appears under
+its final name). ``python -m xfer_keras fetch-models`` (:mod:`xfer_keras.cli.fetch_models`)
+resolves them all up front.
 """
 
 from __future__ import annotations
@@ -43,6 +48,32 @@ ASSETS: dict[str, Asset] = {
         description="MediaPipe FaceLandmarker (478 points + 52 blendshapes)",
     ),
 }
+
+
+def shipped_dir() -> Path:
+    """The folder of the shipped artefacts: ``xfer_keras/saved_models`` in an installed package,
+    else ``saved_models/`` of the checkout the package runs from."""
+    package = Path(__file__).resolve().parent
+    installed = package / "saved_models"
+    return installed if installed.is_dir() else package.parent / "saved_models"
+
+
+def shipped_path(name: str, env_var: str | None = None, path: str | os.PathLike | None = None,
+                 what: str = "model") -> Path:
+    """``path``, else ``$env_var``, else the shipped artefact ``name`` (a file or a folder in
+    :func:`shipped_dir`); ModelFileError when the one chosen does not exist."""
+    for candidate, origin in ((path, "path"), (os.environ.get(env_var) if env_var else None,
+                                               env_var)):
+        if candidate:
+            candidate = Path(candidate).expanduser()
+            if not candidate.exists():
+                raise ModelFileError(f"{origin} points at {candidate}, which does not exist")
+            return candidate
+    shipped = shipped_dir() / name
+    if not shipped.exists():
+        hint = f" or set {env_var}" if env_var else ""
+        raise ModelFileError(f"the shipped {what} is not at {shipped}; pass a path{hint}")
+    return shipped
 
 
 def sha256_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -105,38 +136,3 @@ def resolve(name: str, path: str | os.PathLike | None = None, allow_download: bo
             f"{error}. Offline? Pass a path, set {asset.env_var}, or place {asset.filename} "
             f"in {cache_dir()}"
         ) from error
-
-
-def register(subparsers) -> None:
-    """CLI: ``fetch-models`` resolves (and if needed downloads) every model file."""
-    parser = subparsers.add_parser("fetch-models", help="download and verify the model files")
-    parser.add_argument("--offline", action="store_true", help="never download; only check")
-    parser.set_defaults(func=_fetch_models)
-
-
-def _fetch_models(args) -> int:
-    for name in ASSETS:
-        print(f"{name}: {resolve(name, allow_download=not args.offline)}")
-    print(f"emotion model, LiteRT form: {_default_model_litert()}")
-    return 0
-
-
-def _default_model_litert() -> str:
-    """The default emotion model's LiteRT export (:mod:`xfer_keras.explain.litert_gradcam`),
-    made now if missing (with TensorFlow, once), so ``explain`` starts without TensorFlow."""
-    from xfer_keras.explain import litert_gradcam
-    from xfer_keras.models.classifier import EmotionClassifier
-
-    if not litert_gradcam.litert_available():
-        return "skipped (pip install ai-edge-litert for the TensorFlow-free engine)"
-    try:
-        clf = EmotionClassifier.load(lazy=True)
-        cached = litert_gradcam.cached_litert_path(clf)
-        if cached.is_file():
-            return str(cached)
-        from xfer_keras.native_logs import native_stderr_silenced
-
-        with native_stderr_silenced():
-            return f"{litert_gradcam.litert_model_for(clf)} (exported now)"
-    except ModelFileError as error:
-        return f"skipped ({error})"

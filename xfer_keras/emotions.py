@@ -7,7 +7,7 @@ its labels through :func:`canonical_emotion`, so "angry", "AN", "Anger" and CK+ 
 
 from __future__ import annotations
 
-from xfer_keras.errors import XferError
+from xfer_keras.errors import UnknownEmotionError
 
 #: The six basic emotions of the landmark-sequence method (contempt dropped, as in the paper).
 EMOTIONS6: tuple[str, ...] = ("anger", "disgust", "fear", "happiness", "sadness", "surprise")
@@ -35,10 +35,6 @@ FER2013_CODES = {0: "anger", 1: "disgust", 2: "fear", 3: "happiness", 4: "sadnes
                  5: "surprise", 6: "neutral"}
 RAFDB_CODES = {1: "surprise", 2: "fear", 3: "disgust", 4: "happiness", 5: "sadness",
                6: "anger", 7: "neutral"}
-
-
-class UnknownEmotionError(XferError, ValueError):
-    """A label that no dataset convention we know maps to an emotion."""
 
 
 def canonical_emotion(label: str) -> str:

@@ -40,3 +40,23 @@ class MissingColumnsError(XferError, ValueError):
 
 class VideoReadError(XferError, OSError):
     """A video (or a folder of frames) is missing, corrupt, truncated, or has no frame to read."""
+
+
+class ClipTooShortError(XferError, ValueError):
+    """A clip (or the chosen stretch) has fewer frames with a face than the nets need."""
+
+
+class UnknownEmotionError(XferError, ValueError):
+    """A label that no dataset convention we know maps to an emotion."""
+
+
+class AUSourceError(XferError):
+    """An AU source cannot produce a reading (no OpenFace binary, no blendshapes, bad CSV...)."""
+
+
+class CKPlusFormatError(XferError, ValueError):
+    """A CK+ file exists but its content is not what the format says."""
+
+
+class OptionError(XferError, ValueError):
+    """An option names something we do not know (an AU source, a narrator, a face policy...)."""

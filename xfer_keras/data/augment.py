@@ -11,7 +11,7 @@ pipelines bring the batch to the model's channels and size with :func:`to_model_
 ``"basic"``: random horizontal flip, one affine map per image (rotation +-10 degrees, zoom
 x0.9-1.1, shift +-10 %, reflected borders, bilinear), contrast x0.8-1.2 about the image's mean
 and brightness +-20. ``"studio"`` widens it towards other capture set-ups
-(:mod:`xfer_keras.data.capture_shifts`): rotation +-15 degrees, contrast x0.6-1.5, a gamma of
+(:mod:`xfer_keras.evaluation.capture_shifts`): rotation +-15 degrees, contrast x0.6-1.5, a gamma of
 0.5-2 (log-uniform) and, for half the images, light falling off linearly across the face from a
 random direction (down to x0.4-1 at the far corner). ``erasing``: the share of images with one
 rectangle of 2-33 % of the image, aspect 0.3-3.3, replaced by uniform noise (random erasing,

@@ -30,7 +30,7 @@ import numpy as np
 
 from xfer_keras import config
 from xfer_keras.emotions import CKPLUS_CODES, canonical_emotion
-from xfer_keras.errors import DataNotFoundError, MissingColumnsError, XferError
+from xfer_keras.errors import CKPlusFormatError, DataNotFoundError, MissingColumnsError
 
 #: Names under ``XFER_DATA_DIR`` (or a given parent folder) searched for CK+, in order.
 CKPLUS_FOLDER_NAMES = ("ckplus_sequences", "CK+", "ckplus", "CKPlus", "cohn-kanade", "ck+")
@@ -62,10 +62,6 @@ class SequenceRecord:
     @property
     def peak_path(self) -> Path:
         return self.frame_paths[-1]
-
-
-class CKPlusFormatError(XferError, ValueError):
-    """A CK+ file exists but its content is not what the format says."""
 
 
 # --------------------------------------------------------------------------- small parsers

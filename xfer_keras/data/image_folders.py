@@ -25,8 +25,11 @@ import numpy as np
 import pandas as pd
 
 from xfer_keras.config import dataset_dir
-from xfer_keras.emotions import EMOTIONS7, UnknownEmotionError, canonical_emotion
-from xfer_keras.errors import DataNotFoundError, ImageReadError, MissingColumnsError
+from xfer_keras.emotions import EMOTIONS7, canonical_emotion
+from xfer_keras.errors import DataNotFoundError
+from xfer_keras.errors import ImageReadError
+from xfer_keras.errors import MissingColumnsError
+from xfer_keras.errors import UnknownEmotionError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 

@@ -79,7 +79,7 @@ class SequenceLandmarks:
         return int((~self.found).sum())
 
 
-def _nearest_found(found: np.ndarray) -> np.ndarray:
+def nearest_found(found: np.ndarray) -> np.ndarray:
     """For each frame, the index of the nearest frame with a face (ties: earlier)."""
     have = np.flatnonzero(found)
     frames = np.arange(found.size)
@@ -108,7 +108,7 @@ def sequence_landmarks(records: Sequence[SequenceRecord], backend: str = "mediap
         if not found.any():
             out.append(None)
             continue
-        near = _nearest_found(found)
+        near = nearest_found(found)
         points = np.stack([chunk[j].landmarks[:n_points] for j in near]).astype(np.float32)
         boxes = np.stack([_box(chunk[j]) for j in near]).astype(np.float32)
         z = None

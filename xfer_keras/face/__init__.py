@@ -24,7 +24,7 @@ from xfer_keras.face.detector import (
 from xfer_keras.face.draw import draw_landmarks, save_overlay, save_png
 from xfer_keras.face.image import load_image
 from xfer_keras.face.topology import DLIB68_REGIONS, flip_box, flip_landmarks, flip_permutation
-from xfer_keras.face.types import N_DLIB, N_MESH, N_MESH_IRIS, Crop, Face
+from xfer_keras.face.types import Crop, Face, N_DLIB, N_MESH, N_MESH_IRIS
 
 __all__ = [
     "load_image",

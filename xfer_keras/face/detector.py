@@ -100,7 +100,7 @@ def _predictor_path():
         ) from error
 
 
-def _shared_predictor():
+def shared_predictor():
     """The 68-point shape predictor, loaded once per process (prediction is read-only)."""
     global _PREDICTOR
     with _PREDICTOR_LOCK:
@@ -111,7 +111,7 @@ def _shared_predictor():
     return _PREDICTOR
 
 
-_SPARE_FRONTAL = []  # a HOG detector made ahead of time (xfer_keras.startup), handed out once
+_SPARE_FRONTAL = []  # a HOG detector made ahead of time (xfer_keras.cli.startup), handed out once
 
 
 def _make_spare_frontal_detector():
@@ -142,7 +142,7 @@ class _DlibBackend:
             raise XferError("the dlib backend needs dlib (pip install dlib-bin)") from error
         self._dlib = dlib
         self._detector = _take_frontal_detector(dlib)
-        self._predictor = _shared_predictor()
+        self._predictor = shared_predictor()
         self.detect_size = detect_size
         self.upsample = upsample
         self.fallback = fallback

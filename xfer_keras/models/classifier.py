@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xfer_keras.assets import shipped_dir, shipped_path
 from xfer_keras.atomic import atomic_path
 from xfer_keras.emotions import EMOTIONS7
 from xfer_keras.errors import InputShapeError, ModelFileError
@@ -28,8 +29,8 @@ from xfer_keras.models.resize import resize_bilinear
 
 CONFIG_MEMBER = "xfer_config.json"
 ENV_VAR = "XFER_EMOTION_MODEL"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_MODEL = REPO_ROOT / "saved_models" / "emotion_default.keras"
+DEFAULT_NAME = "emotion_default.keras"  #: the shipped model, in :func:`xfer_keras.assets.shipped_dir`
+DEFAULT_MODEL = shipped_dir() / DEFAULT_NAME  #: where it is in this installation
 
 # ITU-R BT.601 luma, as PIL's convert("L") (the gray FER2013 training images)
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -299,18 +300,9 @@ class EmotionClassifier:
 
     @staticmethod
     def resolve_path(path=None) -> Path:
-        """path -> ``$XFER_EMOTION_MODEL`` -> the default model in ``saved_models/``."""
-        for candidate, origin in ((path, "path"), (os.environ.get(ENV_VAR), ENV_VAR)):
-            if candidate:
-                candidate = Path(candidate).expanduser()
-                if not candidate.is_file():
-                    raise ModelFileError(f"{origin} points at {candidate}, which is not a file")
-                return candidate
-        if not DEFAULT_MODEL.is_file():
-            raise ModelFileError(
-                f"default emotion model not found at {DEFAULT_MODEL}; pass a path or set "
-                f"{ENV_VAR} (train one with scripts/train_default_model.py)")
-        return DEFAULT_MODEL
+        """path -> ``$XFER_EMOTION_MODEL`` -> the shipped default model
+        (:func:`xfer_keras.assets.shipped_path`); ModelFileError when the one chosen is missing."""
+        return shipped_path(DEFAULT_NAME, ENV_VAR, path, what="default emotion model")
 
     @classmethod
     def load(cls, path=None, config=None, lazy: bool = False) -> "EmotionClassifier":

@@ -12,6 +12,8 @@ with a :class:`NarratorFallbackWarning` naming the reason.
 
 from __future__ import annotations
 
+from xfer_keras.errors import OptionError
+
 import os
 import warnings
 
@@ -106,4 +108,4 @@ def make_narrator(name: str | object | None = "template", **kwargs):
     kind, _, model = name.strip().partition(":")
     if kind.lower() == "openai":
         return OpenAINarrator(model=model or kwargs.pop("model", None), **kwargs)
-    raise ValueError(f"unknown narrator {name!r}: use template, openai or openai:MODEL")
+    raise OptionError(f"unknown narrator {name!r}: use template, openai or openai:MODEL")

@@ -1,1 +1,2 @@
-"""Training recipes and evaluation protocols (EMO nets, image classifiers)."""
+"""Training recipes: the image model, the EMO protocol and recipe, tuning, the pruning
+experiment, metrics. Never imported by the explain path."""

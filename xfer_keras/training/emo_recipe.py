@@ -1,7 +1,7 @@
 """The recipe of the shipped EMO nets: K chosen inside the training data, thresholds, baselines.
 
 :func:`train_emo_set` turns a landmark-*motion* dataset (``load_ckplus_dataset(...,
-motion=True)``) into an :class:`~xfer_keras.emo_models.EmoNetSet`, using only that dataset:
+motion=True)``) into an :class:`~xfer_keras.models.emo_set.EmoNetSet`, using only that dataset:
 
 1. **K per emotion, chosen inside the training data.** Grouped inner folds over the training
    subjects (``inner_folds``). In each fold and for each emotion: the full-landmark net is
@@ -29,7 +29,7 @@ folds are checkpointed to a folder so an interrupted run resumes.
 
 This reuses the pruning experiment's building blocks (:func:`subject_splits`,
 :func:`train_one_vs_rest`, :func:`global_ig`, :func:`select_columns`) rather than calling
-:func:`~xfer_keras.explain.pruning.pruning_experiment`, which trains a fresh (untraced) net per
+:func:`~xfer_keras.training.pruning.pruning_experiment`, which trains a fresh (untraced) net per
 candidate, has no out-of-fold probabilities for the thresholds and fixes 5 inner folds; here
 a compiled net is reused per input shape.
 """
@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 import xfer_keras  # noqa: F401  (environment before TensorFlow)
-from xfer_keras.emotions import EMOTIONS6, canonical_emotion
+from xfer_keras.emotions import EMOTIONS6
 
 
 @dataclass
@@ -118,8 +118,8 @@ def _rank_and_train(dataset, train_idx, settings: RecipeSettings, pool, seed: in
     once per shape.
     """
     from xfer_keras.explain.global_ig import global_ig
-    from xfer_keras.explain.pruning import select_columns
     from xfer_keras.training.emo import train_one_vs_rest
+    from xfer_keras.training.pruning import select_columns
 
     L = dataset.n_landmarks
     if not isinstance(ks, dict):  # one list for every emotion
@@ -172,10 +172,11 @@ def choose_k(dataset, train_idx, settings: RecipeSettings, pool=None) -> pd.Data
     Returns one row per (emotion, K) with pooled out-of-fold ``roc_auc``,
     ``balanced_accuracy`` (at 0.5), ``chosen`` (bool) and ``threshold`` (on the chosen rows).
     """
-    from xfer_keras.training.emo import _NetPool, subject_splits
+    from xfer_keras.training.emo import subject_splits
+    from xfer_keras.training.emo_fit import NetPool
     from xfer_keras.training.metrics import binary_metrics
 
-    pool = pool or _NetPool(settings.learning_rate)
+    pool = pool or NetPool(settings.learning_rate)
     train_idx = np.asarray(train_idx, dtype=int)
     inner = dataset.subset(train_idx)
     labels = np.array([e if e in EMOTIONS6 else "other" for e in inner.emotions])
@@ -233,16 +234,16 @@ def train_emo_set(dataset, train_idx=None, settings: RecipeSettings | None = Non
     ``dataset`` must hold landmark motion (``motion=True``). ``neutral_shape``: the mean
     face-normalised neutral frame ``(L, 2)`` kept for the clip segmenter (optional).
     """
-    from xfer_keras.emo_models import EmoNetSet, EmoNetSpec
     from xfer_keras.errors import InputShapeError
-    from xfer_keras.training.emo import _NetPool
+    from xfer_keras.models.emo_set import EmoNetSet, EmoNetSpec
+    from xfer_keras.training.emo_fit import NetPool
 
     settings = settings or RecipeSettings()
     if not dataset.meta.get("relative_to_first_frame"):
         raise InputShapeError("the EMO recipe trains on landmark motion: load the data with motion=True")
     started = time.perf_counter()
     train_idx = np.arange(len(dataset)) if train_idx is None else np.asarray(train_idx, dtype=int)
-    pool = _NetPool(settings.learning_rate)
+    pool = NetPool(settings.learning_rate)
     chosen = choose_k(dataset, train_idx, settings, pool)
     picks = chosen[chosen["chosen"]].set_index("emotion")
     ks = {e: [int(picks.loc[e, "k"])] for e in settings.emotions}  # only each emotion's own K

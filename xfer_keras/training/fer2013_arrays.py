@@ -10,6 +10,8 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
+
 
 @dataclasses.dataclass
 class Fer2013Arrays:

@@ -2,10 +2,10 @@
 
 FER2013 has few prototypical, posed expressions, and the default model is judged on posed studio
 photos. CK+48 adds posed faces of other people: a seeded share of its subjects
-(:func:`xfer_keras.training.dev_sets.ckplus48_training_subjects`, never those of the
+(:func:`xfer_keras.data.ckplus_frames.ckplus48_training_subjects`, never those of the
 full-resolution dev sequences), repeated so that they make up a chosen share of the training
 arrays. The subjects go into the model's config (``extra["posed_training"]``), and every CK+48
-figure of that model leaves them out (:func:`~xfer_keras.training.dev_sets.trained_subjects`).
+figure of that model leaves them out (:func:`~xfer_keras.data.ckplus_frames.trained_subjects`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def ckplus48_training_arrays(subjects, size: int = 48, channels: int = 1, soft: 
 
 def _crops_of(subjects, root=None):
     """CK+48's ``[path, emotion, subject]`` rows of ``subjects``; ValueError when there are none."""
-    from xfer_keras.training.dev_sets import ckplus48_frame
+    from xfer_keras.data.ckplus_frames import ckplus48_frame
 
     frame = ckplus48_frame(root)
     frame = frame[frame["subject"].isin(set(subjects))]

@@ -40,14 +40,8 @@ from xfer_keras import config
 from xfer_keras.data.dataset import SequenceDataset
 from xfer_keras.emotions import EMOTIONS6, canonical_emotion
 from xfer_keras.models.emo_net import build_emo_net, canonical_variant
-from xfer_keras.training.emo import (
-    BATCH_SIZE,
-    VALIDATION_FRACTION,
-    compile_emo_net,
-    default_epochs,
-    default_patience,
-    validation_indices,
-)
+from xfer_keras.training.emo_fit import (BATCH_SIZE, VALIDATION_FRACTION, compile_emo_net,
+                                         default_epochs, default_patience, validation_indices)
 from xfer_keras.training.metrics import balanced_class_weights
 
 #: A small grid around the paper's tuned values (Tables 1-5: F 16-50, Q 30-68, R 33-74).

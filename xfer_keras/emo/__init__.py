@@ -1,0 +1,24 @@
+"""The EMO nets (method 2): a clip of a face -> landmark motion -> six binary nets -> why (IG).
+
+    from xfer_keras.emo import EmoPipeline
+    with EmoPipeline() as pipe:                   # the shipped nets (models.emo_set)
+        result = pipe.explain("clip.mp4")         # EmoResult: to_json / to_dataframe / to_html
+
+Modules: :mod:`~xfer_keras.emo.pipeline` (the driver), :mod:`~xfer_keras.emo.result` (the result
+object), :mod:`~xfer_keras.emo.clip` (clips and the neutral -> peak segmenter),
+:mod:`~xfer_keras.emo.regions` (landmarks -> facial regions in words) and
+:mod:`~xfer_keras.emo.plots` (the papers' figures). The names below load on first use.
+"""
+
+_LAZY = {"EmoPipeline": "xfer_keras.emo.pipeline", "EmoResult": "xfer_keras.emo.result",
+         "NO_CLEAR_EMOTION": "xfer_keras.emo.result"}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,1 +1,0 @@
-"""Figures, panels and HTML reports built from result objects (never recomputing them)."""
