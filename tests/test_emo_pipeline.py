@@ -7,6 +7,7 @@ from the landmark cache; only the video tests run the detector (on 11 small fram
 
 from __future__ import annotations
 
+import html
 import json
 
 import numpy as np
@@ -225,3 +226,10 @@ def test_pipeline_many_clips_errors_as_values(shipped, ckplus_dir, tmp_path):
     assert set(table[table["attribution"] > 0]["landmark"]) <= set(good.net_landmarks)
     saved = json.loads(good.to_json(tmp_path / "r.json"))
     assert saved["probabilities"] == good.probabilities and saved["segment"]["frames"] == good.segment["frames"]
+    page = good.to_html(tmp_path / "r.html")
+    assert page == (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and html.escape(good.why) in page
+    assert f"<b>Verdict:</b> {html.escape(good.verdict)}" in page
+    assert page.count('src="data:image/png;base64,') == 1 and "http" not in page
+    for region in good.top_regions:
+        assert f"<td>{html.escape(region['region'])}</td>" in page

@@ -1,5 +1,6 @@
-"""The Explanation result object: dict / JSON / row, round trip, atomic writes."""
+"""The Explanation result object: dict / JSON / row / DataFrame / HTML, round trip, atomic writes."""
 
+import html
 import json
 
 import numpy as np
@@ -48,3 +49,16 @@ def test_atomic_write_replaces_whole_file(tmp_path):
     atomic_write_text(path, "first")
     atomic_write_text(path, "second")
     assert path.read_text() == "second" and sorted(p.name for p in tmp_path.iterdir()) == ["x.txt"]
+
+
+def test_one_explanation_as_a_frame_and_a_page(tmp_path):
+    """``to_dataframe`` is the one-row table of ``to_row``; ``to_html`` the report page of this
+    explanation alone, written atomically when given a path."""
+    exp = make_explanation()
+    frame = exp.to_dataframe()
+    assert len(frame) == 1 and frame.iloc[0].to_dict() == pytest.approx(exp.to_row(), nan_ok=True)
+    page = exp.to_html(tmp_path / "e.html")
+    assert page == (tmp_path / "e.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "XFERa: happy" in page
+    assert html.escape(exp.explanation) in page and "Happiness" in page
+    assert not list(tmp_path.glob(".*tmp"))

@@ -1,6 +1,7 @@
 """End to end: image -> Explanation, the `explain` / `demo` commands, every CK+ peak frame."""
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -258,3 +259,29 @@ def test_pipeline_output_is_the_same_with_every_engine(ckplus_dir, face_landmark
         assert output_differences(a, c) == [], path
         assert "model" in b.timings and "gradcam" in a.timings
     assert output_differences(single, reference[0]) == []
+
+
+def test_the_first_explain_on_a_fresh_cache_runs_in_a_fresh_process(tiny_model_file, tmp_path,
+                                                                     face_landmarker_path):
+    """A library user's first ``explain``, with nothing cached: the mesh thread opens MediaPipe
+    while this thread loads Keras to export the LiteRT copy. Both import TensorFlow's modules;
+    run at once they failed (``AttributeError: ... DatasetV2``), so the mesh thread opens first."""
+    import shutil
+    import subprocess
+    import sys
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    shutil.copy2(face_landmarker_path, cache / "face_landmarker.task")
+    code = ("import xfer_keras\n"
+            "from skimage import data\n"
+            "from xfer_keras.xfera import XferaPipeline\n"
+            "with XferaPipeline(prepare_workers=2) as pipe:\n"
+            "    exp = pipe.explain(data.astronaut())\n"
+            "print('emotion', exp.emotion)\n")
+    env = dict(os.environ, XFER_CACHE_DIR=str(cache), XFER_EMOTION_MODEL=str(tiny_model_file))
+    env.pop("XFER_FACE_LANDMARKER", None)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "emotion " in proc.stdout and list((cache / "litert").glob("*.tflite"))

@@ -10,15 +10,10 @@ object), :mod:`~xfer_keras.emo.clip` (clips and the neutral -> peak segmenter),
 :mod:`~xfer_keras.emo.plots` (the papers' figures). The names below load on first use.
 """
 
+from xfer_keras.lazy import lazy_exports
+
 _LAZY = {"EmoPipeline": "xfer_keras.emo.pipeline", "EmoResult": "xfer_keras.emo.result",
          "NO_CLEAR_EMOTION": "xfer_keras.emo.result"}
 
 __all__ = list(_LAZY)
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)

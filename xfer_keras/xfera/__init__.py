@@ -11,16 +11,11 @@ Modules: :mod:`~xfer_keras.xfera.pipeline` (the driver), :mod:`~xfer_keras.xfera
 The names below load on first use, so importing a submodule stays light.
 """
 
+from xfer_keras.lazy import lazy_exports
+
 _LAZY = {"XferaPipeline": "xfer_keras.xfera.pipeline",
          "Explanation": "xfer_keras.xfera.explanation",
          "VideoExplanation": "xfer_keras.xfera.video.result"}
 
 __all__ = list(_LAZY)
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)

@@ -287,7 +287,8 @@ class XferaPipeline:
         timings["load"] = time.perf_counter() - t0
         need_mesh = self.au_source.needs_blendshapes and mesh_detector is not None
         if need_mesh and mesh_async:
-            work.mesh_future = self._mesh_thread().submit(_run_mesh, mesh_detector, rgb, name)
+            work.mesh_future = self._mesh_thread(mesh_detector).submit(_run_mesh, mesh_detector,
+                                                                       rgb, name)
             try:
                 return self._detect_and_crop(work, detector, faces, given_face)
             except BaseException:  # no face...: the mesh detector is free again before we leave
@@ -483,12 +484,17 @@ class XferaPipeline:
             j += 1
             yield i, result
 
-    def _mesh_thread(self):
-        """The one thread that runs the pipeline's own mesh detector for single images."""
+    def _mesh_thread(self, mesh_detector):
+        """The one thread that runs the pipeline's own mesh detector for single images. It
+        opens the detector before this thread goes on: MediaPipe imports TensorFlow's modules
+        as it opens, and this thread may import Keras (which imports them too) for the model;
+        two threads importing the same modules at once fail on a fresh cache."""
         if self._mesh_worker is None:
             from concurrent.futures import ThreadPoolExecutor
 
             self._mesh_worker = ThreadPoolExecutor(1, thread_name_prefix="xfer-mesh")
+            if hasattr(mesh_detector, "open"):
+                self._mesh_worker.submit(mesh_detector.open).result()
         return self._mesh_worker
 
     def _pool(self):

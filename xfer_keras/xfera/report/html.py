@@ -1,18 +1,14 @@
 """Self-contained HTML report of one or more explanations.
 
 Images are inlined as base64 PNG (no external file, no network); every piece of text coming from
-an Explanation (file names, explanation text, AU names...) goes through :func:`~xfer_keras.html_page.escape_html`.
+an :class:`~xfer_keras.xfera.explanation.Explanation` (file names, explanation text, AU
+names...) goes through :func:`~xfer_keras.html_page.escape_html`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from xfer_keras.atomic import atomic_write_text
 from xfer_keras.html_page import escape_html, html_page, png_bytes_uri
-
-if TYPE_CHECKING:
-    from xfer_keras.xfera.explanation import Explanation
 
 
 def png_data_uri(image_or_png) -> str:
@@ -24,7 +20,7 @@ def png_data_uri(image_or_png) -> str:
     return png_bytes_uri(png_bytes(image_or_png))
 
 
-def explanation_section(exp: Explanation, panel: bytes | None = None,
+def explanation_section(exp, panel: bytes | None = None,
                         images: dict | None = None) -> str:
     """One explanation's HTML; ``panel`` (PNG bytes) and ``images`` (the panel's
     :func:`~xfer_keras.xfera.report.panel.overlays`) are reused when the caller already made them."""
@@ -67,7 +63,7 @@ def explanation_section(exp: Explanation, panel: bytes | None = None,
 </section>"""
 
 
-def report_html(explanations: Explanation | list[Explanation], title: str = "XFERa explanations",
+def report_html(explanations, title: str = "XFERa explanations",
                 panels: list[bytes] | None = None, images: list[dict] | None = None) -> str:
     """The HTML page of one explanation or a list of them."""
     if not isinstance(explanations, (list, tuple)):

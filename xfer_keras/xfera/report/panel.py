@@ -19,20 +19,15 @@ import textwrap
 
 import numpy as np
 
-from typing import TYPE_CHECKING
-
 from xfer_keras.atomic import atomic_write_bytes
 from xfer_keras.xfera.hot_landmarks import heatmap_overlay, landmark_overlay
-
-if TYPE_CHECKING:
-    from xfer_keras.xfera.explanation import Explanation
 
 WIDTH, HEIGHT, TILE = 1000, 640, 224
 HOT_AU, PRESENT_AU, ABSENT_AU = (214, 39, 40), (31, 78, 121), (158, 202, 225)
 _INK, _GRID = (34, 34, 34), (200, 200, 200)
 
 
-def overlays(exp: Explanation) -> dict[str, np.ndarray]:
+def overlays(exp) -> dict[str, np.ndarray]:
     """The three images of the panel's top row (uint8 RGB), from the Explanation's arrays."""
     crop = exp.crop if exp.crop is not None else np.zeros((224, 224, 3), np.uint8)
     heat = exp.heatmap if exp.heatmap is not None else np.zeros(crop.shape[:2], np.float32)
@@ -79,7 +74,7 @@ def _text_patch(text: str, size: int, angle: int):
     return patch.rotate(angle, expand=True, fillcolor="white")
 
 
-def _au_bars(canvas, draw, exp: Explanation, box) -> None:
+def _au_bars(canvas, draw, exp, box) -> None:
     """AU bar chart inside ``box`` (x0, y0, x1, y1): bars, threshold ticks, labels, title."""
     x0, y0, x1, y1 = box
     tiny = _font(11)
@@ -117,7 +112,7 @@ def _au_bars(canvas, draw, exp: Explanation, box) -> None:
         canvas.paste(patch, (int(cx - patch.width + 6), int(bottom + 4)))
 
 
-def panel_image(exp: Explanation, images: dict[str, np.ndarray] | None = None) -> np.ndarray:
+def panel_image(exp, images: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """The panel as a ``(640, 1000, 3)`` uint8 RGB array. ``images``: :func:`overlays` of
     ``exp`` when the caller already has them (the HTML report does)."""
     from PIL import Image, ImageDraw
@@ -164,11 +159,11 @@ def png_bytes(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def panel_png(exp: Explanation, images: dict[str, np.ndarray] | None = None) -> bytes:
+def panel_png(exp, images: dict[str, np.ndarray] | None = None) -> bytes:
     """The panel as PNG bytes."""
     return png_bytes(panel_image(exp, images))
 
 
-def save_panel(exp: Explanation, path):
+def save_panel(exp, path):
     """Write the panel PNG atomically; returns the path."""
     return atomic_write_bytes(path, panel_png(exp))
