@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # On a borrowed GPU machine (Keras 3 on JAX, no TensorFlow): unpack the carried training data
-# (scripts/device_data.py), train the default model's recipe (session 24's born-again student of
-# the four wide nets' stored answers) for MINUTES in one cosine schedule, and leave the float32
+# (scripts/device_data.py), train a born-again student of the four stored teacher answers
+# (saved_models/teachers/) for MINUTES in one cosine schedule, and leave the float32
 # checkpoint in $OUT in parts under 16 MB (what a call can bring back), with the log.
 #
-#   bash scripts/device_train.sh MINUTES SEED        # the procedure: docs/image_model.md
+#   bash scripts/device_train.sh MINUTES SEED        # the procedure: docs/training.md
 #
 # Here, the pieces join with `cat model.keras.part* > model.keras`; then
 # `train_default_model.py --evaluate-only model.keras ...` scores it and writes its card.

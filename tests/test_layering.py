@@ -22,8 +22,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "xfer_keras"
 #: package -> the packages it may import (besides itself and the base). Read top to bottom:
 #: ``face`` needs only the base; ``data`` reads landmarks with ``face``; ``models`` read
 #: ``data``'s image statistics; the two methods (``xfera``, ``emo``) build on attribution,
-#: models, faces and frames; ``training`` and ``evaluation`` sit beside the methods, and the
-#: command line drives the methods, never the training or evaluation code.
+#: models, faces and frames; ``training`` and ``evaluation`` sit beside the methods; the web
+#: app serves the methods, and the command line drives the methods and the web app, never the
+#: training or evaluation code.
 ALLOWED = {
     "base": set(),
     "face": set(),
@@ -37,7 +38,8 @@ ALLOWED = {
     "training": {"explain", "models", "face", "video", "data"},
     "evaluation": {"training", "xfera", "emo", "explain", "models", "face", "video", "narrate",
                    "data"},
-    "cli": {"xfera", "emo", "explain", "models", "face", "video", "narrate", "data"},
+    "web": {"xfera", "emo", "explain", "models", "face", "video", "narrate", "data"},
+    "cli": {"web", "xfera", "emo", "explain", "models", "face", "video", "narrate", "data"},
 }
 #: Named imports allowed across the table, each with its reason.
 EXCEPTIONS = {
@@ -45,7 +47,7 @@ EXCEPTIONS = {
     # ``import xfer_keras``), so that ``keras.saving.load_model`` resolves them
     ("xfer_keras.custom_objects", "xfer_keras.models.bam"),
 }
-EXPLAIN_PATH = ("cli", "xfera", "emo", "explain", "models")
+EXPLAIN_PATH = ("cli", "web", "xfera", "emo", "explain", "models")
 
 
 def module_name(path: Path) -> str:

@@ -3,7 +3,8 @@
 One command table (:func:`commands`), one module per command, each only parsing arguments and
 driving the library: ``explain``/``demo`` (:mod:`~xfer_keras.cli.explain`, XFERa), ``emo``
 (:mod:`~xfer_keras.cli.emo`, the EMO nets), ``landmarks`` (:mod:`~xfer_keras.cli.landmarks`) and
-``fetch-models`` (:mod:`~xfer_keras.cli.fetch_models`). A command module exposes
+``fetch-models`` (:mod:`~xfer_keras.cli.fetch_models`) and ``serve`` (:mod:`~xfer_keras.cli.serve`,
+the web app). A command module exposes
 ``register(subparsers)``, which adds its parser and sets ``func(args) -> int`` (the exit code).
 Heavy imports (TensorFlow, mediapipe) happen inside ``func`` so ``--help`` stays instant; what a
 command will need is begun early by :mod:`~xfer_keras.cli.startup`.
@@ -20,9 +21,9 @@ from xfer_keras.errors import XferError
 
 def commands() -> tuple:
     """The command modules, in the order ``--help`` lists them."""
-    from xfer_keras.cli import emo, explain, fetch_models, landmarks
+    from xfer_keras.cli import emo, explain, fetch_models, landmarks, serve
 
-    return (fetch_models, landmarks, explain, emo)
+    return (fetch_models, landmarks, explain, emo, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

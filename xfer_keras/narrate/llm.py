@@ -12,11 +12,10 @@ with a :class:`NarratorFallbackWarning` naming the reason.
 
 from __future__ import annotations
 
-from xfer_keras.errors import OptionError
-
 import os
 import warnings
 
+from xfer_keras.errors import OptionError
 from xfer_keras.narrate.prompts import build_messages
 from xfer_keras.narrate.template import Narration, NarrationInput, TemplateNarrator
 
