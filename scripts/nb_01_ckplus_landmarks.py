@@ -72,7 +72,10 @@ plt.show()
 """),
     ("md", """
 How close are they? Errors in units of the reference's **outer inter-ocular distance**
-(iBUG points 36-45). MediaPipe is compared on 12 anatomically matched points.
+(iBUG points 36-45; 0.01 is about 1.5 px on these 640x490 frames). MediaPipe is compared on
+12 anatomically matched points. The last line compares today's dlib run with the landmarks stored
+beside the shared data (`landmarks_dlib68.csv`): a reproducibility check of the detector, not
+an accuracy figure - a value near 0.01 means the same points to about a pixel.
 """),
     ("code", """
 print(format_report(ckplus_landmark_report(progress=False)))
@@ -96,7 +99,8 @@ fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
 for ax, ds in zip(axes, (ds_mesh, ds_dlib)):
     face = mean_face(ds)
     ax.scatter(face[:, 0], face[:, 1], s=3 if ds.n_landmarks > 100 else 12)
-    ax.invert_yaxis(); ax.set_aspect("equal"); ax.set_title(f"mean face, {ds.topology}")
+    ax.invert_yaxis(); ax.set_aspect("equal"); ax.set_title(f"mean face, {ds.topology} ({ds.n_landmarks} points)")
+    ax.set_xlabel("x (inter-ocular distances, eye centre = 0)"); ax.set_ylabel("y (inter-ocular distances, down)")
 plt.show()
 """),
     ("md", """
@@ -105,15 +109,25 @@ plt.show()
 `flip=True` appends a mirrored copy of every video (ids `*_flip`): x is mirrored with the
 image width, then left/right landmark ids are swapped (`xfer_keras.face.flip_landmarks`), so
 landmark 36 is still "the outer corner of the image-left eye". Copies keep their subject.
+In the plot, id 36 (red) stays on the image-left and id 45 (blue) on the image-right in both
+panels: the *person's* right eye has moved, the ids followed it. The paper says "flipping each
+frame vertically" and does not mention ids; a mirror without the swap would put id 36 on the
+image-right and teach the nets two positions for one landmark.
 """),
     ("code", """
 ds_flip = load_ckplus_dataset("dlib", flip=True, progress=False)
-print(ds_flip.X.shape, ds_flip.ids[:2], ds_flip.ids[len(records):len(records) + 2])
+print(ds_flip.X.shape, ds_flip.ids[:2].tolist(), ds_flip.ids[len(records):len(records) + 2].tolist())
 i = 0; j = len(records) + i
-fig, ax = plt.subplots(figsize=(4.5, 4.5))
-ax.scatter(*ds_flip.X[i, -1, :2, :, 0], s=12, label=ds_flip.ids[i])
-ax.scatter(*ds_flip.X[j, -1, :2, :, 0], s=12, marker="x", label=ds_flip.ids[j])
-ax.invert_yaxis(); ax.set_aspect("equal"); ax.legend(); ax.set_title("peak frame, original vs flipped")
+fig, axes = plt.subplots(1, 2, figsize=(9, 4.5), sharex=True, sharey=True)
+for ax, k, title in ((axes[0], i, "original"), (axes[1], j, "flipped (mirrored + ids swapped)")):
+    pts = ds_flip.X[k, -1, :2, :, 0].T          # (68, 2) peak frame
+    ax.scatter(*pts.T, s=10, c="0.6")
+    for lm, colour in ((36, "tab:red"), (45, "tab:blue")):   # outer eye corners
+        ax.scatter(*pts[lm], s=60, c=colour)
+        ax.annotate(f"id {lm}", pts[lm], textcoords="offset points", xytext=(0, 8), ha="center", color=colour)
+    ax.set_title(f"{ds_flip.ids[k]}: {title}", fontsize=9); ax.set_aspect("equal")
+    ax.set_xlabel("x (inter-ocular distances)")
+axes[0].set_ylabel("y (inter-ocular distances, down)"); axes[0].invert_yaxis()
 plt.show()
 """),
     ("md", """
@@ -131,13 +145,32 @@ print("one-vs-rest labels for 'happiness':", ds_flip.binary_labels("happiness")[
 """),
 ]
 
+MAPPING = [
+    ("§3.2 CK+, contempt removed", "1", "the 40 shared sequences of 10 subjects (the paper: 574 samples with flips); same labels"),
+    ("§3.2 crop, 300x300 grayscale, 468 landmarks", "2", "MediaPipe runs on the whole frame (it finds the face itself); dlib 68 added (ours: the XFERa half and the shipped EMO nets use it)"),
+    ("-", "2 (check)", "ours: both detectors against CK+'s own AAM landmarks, to know how far to trust the input"),
+    ("§3.3 tensor N x P x C x L x 1", "3", "P frames sampled neutral -> peak (the paper does not give P); face-aligned coordinates by default (ours: the paper's square crop is `normalize=\"box\"`)"),
+    ("§3.2 flipping each frame", "4", "mirror + left/right id swap (ours: the paper does not say how ids are handled)"),
+    ("§4 train/validation/test partitions", "5", "subject-grouped (ours: the paper's partitions are random, which tests on faces seen in training)"),
+]
+
+SEEN = """
+- 40 neutral -> peak videos, 4-9 per emotion: a small, imbalanced set (read balanced accuracy later).
+- Both detectors put their points on the face; dlib is ~0.04 inter-ocular distances from CK+'s
+  AAM points, MediaPipe's matched points ~0.03.
+- Neutral -> peak, the mouth landmarks move most (dlib ids 56-67, about 0.1 inter-ocular distances).
+- The flip mirrors the face and keeps every id on its anatomical side; splits never share a subject.
+"""
+
 
 def main() -> None:
     out = Path(__file__).resolve().parents[1] / "notebooks" / "01_ckplus_landmarks.ipynb"
     write_notebook(str(out), "01 - CK+ landmark sequences", CELLS, intro=(
         "From CK+ videos to the landmark-sequence tensors `N x P x C x L x 1` of the EMO nets: "
         "read the sequences, extract landmarks with MediaPipe (468) and dlib (68), check them "
-        "against CK+'s own landmarks, normalise, flip, and split by subject."))
+        "against CK+'s own landmarks, normalise, flip, and split by subject."),
+        paper="emo", mapping=MAPPING, seen=SEEN,
+        next_up="`02_train_emo_nets`: the EMO nets trained on these tensors.")
     print("wrote", out)
 
 

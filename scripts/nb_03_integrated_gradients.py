@@ -15,7 +15,37 @@ emotions - and Figure 3, the top-K landmarks on the mean face.
 
 The rankings here are **descriptive**: the six nets are trained on all 40 sequences to show
 what they rely on. The pruning experiment (notebook 04) recomputes the ranking inside each
-run's training partition, so its test scores never benefit from the test samples."""
+run's training partition, so its test scores never benefit from the test samples.
+
+**Why IG needs a baseline.** A gradient says how the output changes for a tiny change of the
+input, here and now; a saturated net has near-zero gradients even where the input matters.
+IG instead accumulates the gradient along a straight path from a *baseline* x' to the input x
+(eq. 1), and the attributions add up to F(x) - F(x') (completeness). So an attribution always
+answers "compared with what?". For images x' is often a black image. A landmark sequence has no
+natural "black": zeros would be a face collapsed to one point. The paper takes **typical
+videos of the other emotions** as baselines, one per emotion, and averages: the attribution
+then says what makes this video *surprise rather than happiness, anger, ...*. Which video is
+"typical" is not specified in the paper; `baseline_rule` offers three rules (section 3)."""
+
+MAPPING = [
+    ("§3.1 eq. 1-2: IG, right Riemann sum with m steps", "2", "the paper's rule plus left / middle / trapezoid / Gauss-Legendre, with the completeness check (ours)"),
+    ("§3.3 Figure 2: P(surprise) along alpha, a sadness (caption) / happiness (text) baseline", "2", "a happiness baseline, as in the text"),
+    ("§3.3 attribution mask: sum |IG| over frames and coordinates", "2", "same"),
+    ("§3.3 global IG: typical baselines of the five other emotions, mean over samples then baselines", "3", "'typical' = the video that emotion's own net scores highest (`confidence`; the paper does not say how it chose)"),
+    ("§4 Figure 3: top 234 / 128 / 64 / 32 / 16 landmarks", "4", "same, and maps of the scores themselves (ours) on one colour scale"),
+    ("§4 nets trained on the training set", "1", "descriptive here: nets trained on all 40 videos (notebook 04 ranks inside each training partition)"),
+]
+
+SEEN = """
+- The training table tells you whether the nets separate their emotion at all; in the quick
+  profile they mostly do not (P on positives and negatives within a few hundredths), so the
+  rankings describe a barely trained net.
+- Completeness holds up to the integration error, which falls as the number of steps grows;
+  the printed line says which rule needs the fewest steps on this net.
+- Each emotion's top landmarks differ (Jaccard overlaps well below 1), and Figure 3 draws them.
+- There is no full-profile reference ranking shipped (it needs the full profile's trained nets);
+  `docs/ig.md` describes the method and its tests.
+"""
 
 CELLS = [
     ("md", """
@@ -23,9 +53,9 @@ CELLS = [
 
 `load_ckplus_dataset()` gives the 40 shared CK+ sequences as `(N, P, 2, 468, 1)` MediaPipe mesh
 landmarks (face-normalised; P = 8 quick / 10 full). One binary T-EMO net per emotion, output
-column 1 = "is the emotion". Quick profile: 12 epochs at learning rate 1e-3 so the nets learn
-something in seconds; full profile: the paper's recipe (Adam 1e-4, batch 16, up to 100
-epochs, early stopping).
+column 1 = "is the emotion". Quick profile: 12 epochs at learning rate 1e-3, enough to run every
+step, not enough to train (check the table); full profile: the paper's recipe (Adam 1e-4,
+batch 16, up to 100 epochs, early stopping).
 """),
     ("code", """
 import time
@@ -40,8 +70,8 @@ from xfer_keras.explain.global_ig import alpha_curve, global_ig
 from xfer_keras.explain.integrated_gradients import IntegratedGradients, METHODS
 from xfer_keras.models.emo_net import build_emo_net
 from xfer_keras.training.emo_fit import fit_emo_net
-from xfer_keras.emo.plots import (plot_alpha_curve, plot_figure3, plot_figure3_grid,
-                                              plot_importance_map)
+from xfer_keras.emo.plots import (IG_UNIT, plot_alpha_curve, plot_figure3, plot_figure3_grid,
+                                  plot_importance_maps)
 
 OUT = Path("outputs/ig"); OUT.mkdir(parents=True, exist_ok=True)
 ds = load_ckplus_dataset(progress=False)
@@ -61,7 +91,11 @@ for k, emotion in enumerate(EMOTIONS6):
                  "train accuracy": float(np.mean((p > 0.5) == y)),
                  "mean P on positives": float(p[y == 1].mean()),
                  "mean P on negatives": float(p[y == 0].mean())})
-pd.DataFrame(rows).set_index("emotion").round(3)
+table = pd.DataFrame(rows).set_index("emotion")
+margin = table["mean P on positives"] - table["mean P on negatives"]
+print(f"nets whose mean P on positives exceeds that on negatives by > 0.2: {int((margin > 0.2).sum())} of 6 "
+      f"(largest gap {margin.max():.3f})")
+table.round(3)
 """),
     ("md", """
 Read this table before the explanations: IG explains *the net it is given*. When P on
@@ -96,8 +130,10 @@ one.to_dataframe().round(4)
 """),
     ("md", """
 Completeness - the attributions add up to F(x) - F(x') - holds up to the quadrature error of
-the integral. The paper's eq. 2 is the right Riemann sum; Gauss-Legendre reaches the same
-accuracy with far fewer gradient evaluations on smooth paths.
+the integral: the table gives |delta| / |F(x) - F(x')| per rule and number of steps m (one
+gradient per step). The paper's eq. 2 is the right Riemann sum. Which rule is most accurate at
+a given m depends on how the net's output bends along the path, so the cell below reads it off
+the table rather than assuming it.
 """),
     ("code", """
 rows = []
@@ -106,7 +142,11 @@ for method in METHODS:
         r = IntegratedGradients(models["surprise"], n_steps=m, method=method).explain(
             ds.X[[sample]], targets=1, baselines=ds.X[baseline])
         rows.append({"method": method, "n_steps": m, "relative delta": float(r.relative_delta[0, 0])})
-pd.DataFrame(rows).pivot(index="method", columns="n_steps", values="relative delta").map(lambda v: f"{v:.2e}")
+deltas = pd.DataFrame(rows).pivot(index="method", columns="n_steps", values="relative delta")
+for m in deltas.columns:
+    print(f"m = {m:3d}: smallest error {deltas[m].min():.1e} ({deltas[m].idxmin()}); "
+          f"the paper's riemann_right {deltas.loc['riemann_right', m]:.1e}")
+deltas.map(lambda v: f"{v:.2e}")
 """),
     ("md", """
 The attribution mask of this one video: `sum |IG|` over frames and coordinates, one value per
@@ -116,10 +156,10 @@ landmark.
 face = mean_face(ds)
 mask = one.landmark_mask()[0]
 fig, ax = plt.subplots(figsize=(4, 4.3))
-sc = ax.scatter(face[:, 0], face[:, 1], c=mask, s=8, cmap="viridis")
+sc = ax.scatter(face[:, 0], face[:, 1], c=mask, s=8, cmap="viridis", vmin=0)
 ax.invert_yaxis(); ax.set_aspect("equal"); ax.set_xticks([]); ax.set_yticks([])
 ax.set_title(f"sum |IG|: {ds.ids[sample]} vs baseline {ds.ids[baseline]}", fontsize=9)
-fig.colorbar(sc, ax=ax, fraction=0.046)
+fig.colorbar(sc, ax=ax, fraction=0.046, label=IG_UNIT.replace("mean ", ""))
 top = np.argsort(-mask)[:10]
 print("top-10 landmarks of this video:", ds.landmark_indices[top].tolist())
 """),
@@ -130,6 +170,12 @@ For each emotion: baselines = one typical video of each of the five other emotio
 `"confidence"`: the video that emotion's own net scores highest); IG of the emotion's net for
 every video of the emotion against each baseline (right Riemann sum, the paper's eq. 2);
 mask = `sum |IG|` over frames and coordinates; mean over videos, then over baselines.
+
+| `baseline_rule` | the typical video of another emotion e' |
+|---|---|
+| `confidence` (used here) | the video of e' that e' 's own net scores highest |
+| `medoid` | the video of e' closest (summed distance) to the other videos of e' |
+| `least_target` | the video of e' that the explained net scores lowest (F(x') near 0, as §3.1 asks) |
 """),
     ("code", """
 t0 = time.time()
@@ -166,11 +212,13 @@ fig.savefig(OUT / "figure3_surprise.png", dpi=120, bbox_inches="tight")
 fig = plot_figure3_grid(face, result)
 fig.savefig(OUT / "figure3_all_emotions.png", dpi=100, bbox_inches="tight")
 """),
+    ("md", """
+The scores themselves, all six emotions on **one colour scale** (0 to the largest score of any
+emotion), so colours compare across panels: a net that barely separates its emotion has small
+attributions everywhere.
+"""),
     ("code", """
-fig, axes = plt.subplots(2, 3, figsize=(11, 7.5))
-for ax, e in zip(axes.ravel(), result.emotions):
-    plot_importance_map(face, result, e, ax=ax)
-fig.tight_layout()
+fig = plot_importance_maps(face, result)
 fig.savefig(OUT / "importance_maps.png", dpi=100, bbox_inches="tight")
 """),
     ("md", """
@@ -185,4 +233,5 @@ result.to_dataframe().sort_values(["emotion", "rank"]).groupby("emotion").head(3
 
 if __name__ == "__main__":
     write_notebook("notebooks/03_integrated_gradients.ipynb", "03 - Integrated Gradients on the EMO nets",
-                   CELLS, intro=INTRO)
+                   CELLS, intro=INTRO, paper="emo", mapping=MAPPING, seen=SEEN,
+                   next_up="`04_landmark_pruning`: retraining on the top-K landmarks (Tables 6-7).")

@@ -16,22 +16,76 @@ augmentation and class weights, evaluated with the paper's Table 1 (per-class pr
 recall / F1), and explained with Grad-CAM.
 
 * `XFER_PROFILE=quick` (CI, laptop): a tiny FER2013 subset, ResNet50+BAM at 64x64 without
-  pretrained weights, one epoch - it checks that everything runs, not accuracy.
+  pretrained weights, one epoch - it checks that everything runs; its accuracy is chance level.
 * `XFER_PROFILE=full` (a GPU or a Colab TPU): ImageNet weights (downloaded by Keras), 224x224 RGB
   inputs, the full training set, up to 100 epochs. RAF-DB (the paper's data) is used when
-  `$XFER_DATA_DIR/rafdb/EmoLabel/list_patition_label.txt` exists, FER2013 otherwise.
+  `$XFER_DATA_DIR/rafdb/EmoLabel/list_patition_label.txt` exists, FER2013 otherwise. No
+  full-profile figure of this notebook's `resnet50_bam` is shipped (it needs a GPU run).
 
-The CPU default model shipped in `saved_models/` is a smaller member of the same family; see
-`saved_models/MODEL_CARD.md`, `docs/training.md` and `scripts/train_default_model.py`, and
-`scripts/choose_image_settings.py` for the dev-set rule that picks its settings
-(`xfer_keras.evaluation.model_selection`)."""
+The model that notebooks 06-08 and the `explain` command use by default is the shipped CPU
+model `saved_models/emotion_default.keras`, a smaller member of the same family, trained and
+evaluated with `scripts/train_default_model.py` (`saved_models/MODEL_CARD.md`,
+`docs/training.md`); the reference figures below are its.
+
+**BAM** (Park et al., BMVC 2018) re-weights a feature map F (H x W x C) where the network
+changes resolution: a *channel* gate (global average pool -> small MLP: which feature types
+matter) and a *spatial* gate (1x1 reduce -> two dilated 3x3 convolutions -> one map: where in
+the image) are added, squashed to M in [0, 1] by a sigmoid, and applied as F + F * M. So each
+BAM can only amplify, never erase, and it learns to amplify face regions that separate
+emotions. `bam1`-`bam3` sit after stages conv2-conv4, as the paper places them ("at the end of
+the first three bottlenecks").
+
+**Grad-CAM** (Selvaraju et al., 2017) explains one class c at one convolutional layer with
+feature maps A^k: the weight of map k is the spatial mean of the gradient dy^c/dA^k, the map is
+ReLU(sum_k weight_k A^k), upsampled to the crop and scaled to [0, 1]. Red = regions whose
+features pushed the score of c up."""
+
+MAPPING = [
+    ("§2: ResNet50 pre-trained on VGGFace2", "3", "ImageNet weights in the full profile (VGGFace2 weights are not distributed for Keras), none in quick"),
+    ("§2: three BAMs after the first three bottlenecks", "3", "same (`bam1`-`bam3` after conv2-conv4)"),
+    ("§2: dlib crop 224x224", "2, 5", "the datasets ship cropped faces; the whole-photo path (dlib + crop) is scored under capture changes"),
+    ("§2: RAF-DB, 12 271 train / 3 068 test", "2", "RAF-DB when present, else FER2013 (ours: what the shared data holds); quick: 12 images per class"),
+    ("§2: Adam 1e-5, batch 64, LR / 10 after 5 flat epochs, <= 100 epochs", "4", "same, + augmentation and class weights (ours)"),
+    ("Table 1: per-class precision / recall / F1, 87.45 % accuracy", "5", "same table; the paper's values printed beside"),
+    ("§2.2: out-of-domain test (KDEF, 65.85 %)", "5", "CK+48 subjects never trained on, and CK+ photos under capture changes (ours)"),
+    ("Algorithm 1 lines 2-4: Grad-CAM", "6", "fast fused engine, equal to tf-keras-vis within 1e-4"),
+]
+
+SEEN = """
+- ResNet50+BAM builds as one flat graph with three BAM layers; ImageNet weights load by name.
+- Quick profile: one epoch on ~84 images - the curves are single points and the test table is at
+  chance; the references (the paper's Table 1, the shipped model's card) are what training gives.
+- Grad-CAM maps in [0, 1] at crop resolution; on an untrained net they are not meaningful.
+- To use a model you trained here in notebooks 06 and 07, set `MODEL` at their top to
+  `outputs/05_resnet50_bam/resnet50_bam_best.keras` (a full-profile run; a quick one is untrained).
+"""
+
+TABLE1 = """
+**Reference figures.** The paper's Table 1 (XFERa, RAF-DB test, accuracy 87.45 %):
+
+| emotion | precision | recall | F1 |
+|---|---|---|---|
+| Anger | 0.86 | 0.80 | 0.83 |
+| Disgust | 0.66 | 0.59 | 0.62 |
+| Fear | 0.77 | 0.69 | 0.73 |
+| Happiness | 0.95 | 0.95 | 0.95 |
+| Neutral | 0.83 | 0.88 | 0.85 |
+| Sadness | 0.83 | 0.87 | 0.85 |
+| Surprise | 0.90 | 0.80 | 0.85 |
+
+The shipped default model (README "Status", printed by `python benchmarks/peer_compare.py`):
+FER2013 test with FER+ majority labels 0.855, with FER2013 labels (`fer2013` head) 0.695,
+CK+48 subjects never trained on 0.947.
+"""
 
 CELLS = [
     ("md", "## 1. Settings and the distribution strategy"),
     ("code", """
 import time
 import numpy as np
+import pandas as pd
 import matplotlib.pyplot as plt
+from IPython.display import Markdown, display
 import tensorflow as tf
 import keras
 
@@ -117,7 +171,7 @@ if POSED and DATASET == "FER2013" and (data_dir() / "ckplus48").is_dir():
     print(f"posed: {len(x_posed)} CK+48 crops of {len(POSED_SUBJECT_IDS)} subjects, x{repeats}")
 print(DATASET, "train", x_train.shape, "val", x_val.shape, "test", x_test.shape)
 hard_train = np.asarray(y_train).argmax(1) if np.ndim(y_train) == 2 else y_train
-print("train counts:", dict(zip(EMOTIONS7, np.bincount(hard_train, minlength=7))))
+pd.DataFrame({"train images": np.bincount(hard_train, minlength=7)}, index=EMOTIONS7).T
 """),
     ("md", """
 ## 3. The model: ResNet50 + BAM, one flat graph
@@ -153,21 +207,21 @@ history = fit_classifier(clf, x_train, y_train, x_val, y_val, recipe=recipe, str
                          checkpoint=f"{OUT}/resnet50_bam_best.keras", verbose=pick(quick=0, full=2))
 print(f"{len(history.history['loss'])} epochs in {(time.time() - t0) / 60:.1f} min")
 fig, ax = plt.subplots(1, 2, figsize=(9, 3))
-for key in ("loss", "val_loss"):
-    ax[0].plot(history.history[key], label=key)
-for key in ("accuracy", "val_accuracy"):
-    ax[1].plot(history.history[key], label=key)
-ax[0].legend(); ax[1].legend(); ax[0].set_xlabel("epoch"); ax[1].set_xlabel("epoch")
-plt.show()
+epochs = np.arange(1, len(history.history["loss"]) + 1)
+for axis, (metric, unit) in zip(ax, (("loss", "cross-entropy"), ("accuracy", "fraction correct"))):
+    for key, colour in ((metric, "tab:blue"), (f"val_{metric}", "tab:orange")):
+        axis.plot(epochs, history.history[key], marker="o", color=colour, label=key.replace("val_", "validation "))
+    axis.set_xlabel("epoch"); axis.set_ylabel(f"{metric} ({unit})"); axis.legend(); axis.grid(alpha=0.3)
+    axis.set_xticks(epochs)
+plt.tight_layout(); plt.show()
 """),
     ("md", """
 ## 5. Evaluation: the paper's Table 1 shape and the confusion matrix
 
 The best epoch (on validation accuracy) was checkpointed atomically; reload it. Two inference
-checks need no test labels (`xfer_keras.training.adaptation`): how much blurrier the train
-pixels are than the test pixels (a warning above 1 px: the old shared FER2013 `train/` copy was
-blurred by 3.3 px; the sharp copy and RAF-DB measure ~0, and the inputs stay sharp), and mirror
-averaging, kept if it helps on validation. Then evaluate on the test set.
+checks need no test labels (`xfer_keras.training.adaptation`, ours): how much blurrier the
+train pixels are than the test pixels (a warning above 1 px), and mirror averaging, kept if it
+helps on validation. Then evaluate on the test set.
 """),
     ("code", """
 from xfer_keras.evaluation.confusion import plot_confusion
@@ -175,12 +229,16 @@ from xfer_keras.training.adaptation import check_input_blur, choose_tta_flip
 from xfer_keras.training.image import evaluate_classifier
 
 best = EmotionClassifier.load(f"{OUT}/resnet50_bam_best.keras")
-print("blur check:", check_input_blur(best, x_train, x_test), "->", best.config.input_blur)
+check_input_blur(best, x_train, x_test)
+print("blur check (train vs test sharpness): input_blur =", best.config.input_blur)
 y_val_labels = np.asarray(y_val).argmax(1) if np.ndim(y_val) == 2 else y_val
-print("mirror averaging:", choose_tta_flip(best, x_val, y_val_labels), "->", best.config.tta_flip)
+mirror = choose_tta_flip(best, x_val, y_val_labels)
+print(f"mirror averaging: validation accuracy plain {mirror['val_accuracy_plain']:.3f}, "
+      f"with mirror {mirror['val_accuracy_flip']:.3f} -> used: {best.config.tta_flip}")
 evaluation = evaluate_classifier(best, x_test, y_test)
-print(f"{DATASET} test accuracy {evaluation.accuracy:.4f}, macro F1 {evaluation.macro_f1:.4f}")
-print(evaluation.markdown())
+print(f"{DATASET} test accuracy {evaluation.accuracy:.4f}, macro F1 {evaluation.macro_f1:.4f} "
+      f"({PROFILE} profile; chance = {1 / 7:.3f})")
+display(Markdown(evaluation.markdown()))
 plot_confusion(evaluation.confusion, best.class_names,
                title=f"resnet50_bam on {DATASET} test (acc {evaluation.accuracy:.3f})")
 plt.show()
@@ -192,6 +250,7 @@ if (data_dir() / "ckplus48").is_dir():  # posed faces of people the model never 
     print(f"CK+48, {ck48.subject.nunique()} unseen subjects: accuracy "
           f"{posed_eval.accuracy:.4f}, macro F1 {posed_eval.macro_f1:.4f}")
 """),
+    ("md", TABLE1),
     ("md", """
 ### Another studio's photos
 
@@ -203,7 +262,6 @@ default model beside the `fer` peer.
 """),
     ("code", """
 if (data_dir() / "ckplus_sequences").is_dir():
-    from tqdm.auto import tqdm
     from xfer_keras.data.ckplus_frames import ckplus_fullres_dev_frames
     from xfer_keras.evaluation.capture_shifts import CAPTURE_SHIFTS
     from xfer_keras.evaluation.dev_sets import shifted_face_sets, summarise_shifts
@@ -211,21 +269,22 @@ if (data_dir() / "ckplus_sequences").is_dir():
                        full=list(CAPTURE_SHIFTS))
     photos = ckplus_fullres_dev_frames(pick(quick=2, full=None))  # quick: 2 sequences
     rows = []
-    for name, faces in tqdm(shifted_face_sets(photos, shift_names), total=len(shift_names),
-                            desc="capture set-ups"):
+    for name, faces in shifted_face_sets(photos, shift_names):
         rows.append({"shift": name, "model": "resnet50_bam",
                      **faces.score(best.predict_proba, size=224, **best.crop_options())})
     for r in rows:
         print(f"{r['shift']:>30}: accuracy {r['accuracy']:.3f}, faces {r['faces_found']}/{r['n']}")
-    print(summarise_shifts(rows)["resnet50_bam"])
+    display(pd.Series(summarise_shifts(rows)["resnet50_bam"]).to_frame("resnet50_bam"))
 """),
     ("md", """
 ## 6. Grad-CAM
 
-`GradCAM(clf)` explains the predicted class at crop resolution with the fast engine (one traced
-function; equal to tf-keras-vis' Grad-CAM within 1e-4, which stays selectable as
+`GradCAM(clf, engine="fast")` explains the predicted class at crop resolution in one traced
+function (equal to tf-keras-vis' Grad-CAM within 1e-4, which stays selectable as
 `engine="tf-keras-vis"`), on a view of the model that ends at the `logits` layer (nothing is
-cloned or modified). The default layer
+cloned or modified). The `explain` command's default engine exports the same function to LiteRT
+once per model file (~35-185 MB in the cache): worth it for a shipped model, not for one
+trained here, so this notebook uses the fast engine and removes any export of its model at the end. The default layer
 is the deepest stage output with at least 7x7 cells (`conv5_block3_out` at 224, an earlier
 BAM at small inputs).
 """),
@@ -233,21 +292,30 @@ BAM at small inputs).
 from xfer_keras.explain.gradcam import GradCAM
 
 sample = x_test[:: max(1, len(x_test) // 6)][:6]
-cams, targets = GradCAM(best).explain(sample, return_targets=True)
-fig, axes = plt.subplots(2, len(sample), figsize=(2 * len(sample), 4.2))
+cams, targets = GradCAM(best, engine="fast").explain(sample, return_targets=True)
+fig, axes = plt.subplots(2, len(sample), figsize=(2 * len(sample) + 0.8, 4.2), squeeze=False)
 for i, (img, cam) in enumerate(zip(sample, cams)):
-    axes[0, i].imshow(img); axes[0, i].set_title(best.class_names[targets[i]], fontsize=9)
-    axes[1, i].imshow(img); axes[1, i].imshow(cam, cmap="jet", alpha=0.45)
+    axes[0, i].imshow(img); axes[0, i].set_title(f"predicted: {best.class_names[targets[i]]}", fontsize=8)
+    axes[1, i].imshow(img); shown = axes[1, i].imshow(cam, cmap="jet", alpha=0.45, vmin=0, vmax=1)
     axes[0, i].axis("off"); axes[1, i].axis("off")
-plt.suptitle(f"Grad-CAM ({best.gradcam_layer})"); plt.show()
+fig.colorbar(shown, ax=axes[1].tolist(), fraction=0.03, label="Grad-CAM (0-1)")
+fig.suptitle(f"Grad-CAM at layer {best.gradcam_layer} (top: test faces, bottom: overlay)"); plt.show()
 assert cams.shape == sample.shape[:3] and 0 <= cams.min() and cams.max() <= 1
+"""),
+    ("code", """
+# clean up: remove any LiteRT export of this notebook's model from the cache
+from pathlib import Path
+for export in (config.cache_dir() / "litert").glob(f"{Path(best.model_file).stem}-*.tflite"):
+    export.unlink(); print("removed", export.name)
+print("kept:", f"{OUT}/resnet50_bam_best.keras (for notebooks 06 and 07)")
 """),
 ]
 
 
 def main() -> None:
     write_notebook("notebooks/05_train_resnet50_bam.ipynb", "05 - Train ResNet50 + BAM (XFERa)",
-                   CELLS, intro=INTRO)
+                   CELLS, intro=INTRO, paper="xfera", mapping=MAPPING, seen=SEEN,
+                   next_up="`06_gradcam_hot_landmarks`: Grad-CAM aligned with the 68 landmarks.")
 
 
 if __name__ == "__main__":

@@ -11,13 +11,37 @@ from scripts.make_notebook import write_notebook  # noqa: E402
 INTRO = """XFERa, steps 1-2 of Algorithm 1: a Grad-CAM heatmap of the predicted emotion, aligned with
 the 224x224 face crop and its 68 dlib landmarks; the dynamic threshold `mean + k*std` over the
 face region; the *hot* landmarks (red) against the cold ones (blue); and the paper's Table 2,
-which names the landmarks of each Action Unit (counted from 1 in the paper, from 0 here)."""
+which names the landmarks of each Action Unit (counted from 1 in the paper, from 0 here).
+
+Colours keep one meaning throughout: **red = hot** (above the threshold), **blue = cold**; the
+heatmap itself runs from blue (low) to red (high), scaled 0-1 in every panel."""
+
+MAPPING = [
+    ("Algorithm 1 lines 2-4: Grad-CAM of the predicted emotion", "2", "the shipped CPU model by default (see section 1 for notebook 05's)"),
+    ("§2: dlib face, 224x224 crop; heatmap resized and aligned with the 68 points", "2", "same"),
+    ("§2.1: dynamic threshold mean + k std over the facial region; hot = above it", "3", "k = 1 here, 0.5 and 2 beside it (the paper does not give k); face region = convex hull of the 68 points"),
+    ("§2.1: hot landmarks red, cold blue", "3-4", "same"),
+    ("Table 2: AU -> landmarks (1-based)", "4", "verbatim (`facs.TABLE2_1BASED`); `facs.AU_LANDMARKS` adds 9 AUs the paper does not map (ours, for the emotion prototypes)"),
+    ("Algorithm 1 line 20: AU activated when >= 70 % of its landmarks are hot", "4", "same"),
+]
+
+SEEN = """
+- A heatmap per face in [0, 1], and hot landmarks where it is high; k moves the threshold
+  (k = 0.5: many hot points, k = 2: a few).
+- Each Table 2 AU with the share of its landmarks that are hot; an AU counts as activated at 70 %.
+- Over the images, the landmarks the shipped model uses most often (mouth and eyes, for a
+  trained model).
+"""
 
 CELLS = [
     ("md", """
 ## 1. Model and images
 
-The shipped default model (see `saved_models/MODEL_CARD.md`), and CK+ peak frames when `XFER_DATA_DIR` holds them (else scikit-image's astronaut).
+The shipped default model (`saved_models/MODEL_CARD.md`): trained to convergence and evaluated
+on held-out people, so its heatmaps mean something on a laptop. The model notebook 05 trains is
+one line away - set `MODEL = "outputs/05_resnet50_bam/resnet50_bam_best.keras"` - but only a
+full-profile (GPU) run of 05 gives one worth explaining; a quick run's model is untrained.
+Images: CK+ peak frames when `XFER_DATA_DIR` holds them, else scikit-image's astronaut.
 """),
     ("code", """
 import numpy as np
@@ -30,7 +54,8 @@ from xfer_keras.models.classifier import EmotionClassifier
 from xfer_keras.xfera import facs
 from xfer_keras.xfera.hot_landmarks import find_hot_landmarks, heatmap_overlay, landmark_overlay
 
-clf = EmotionClassifier.load()  # the shipped default model (saved_models/)
+MODEL = None   # None = the shipped default model; or notebook 05's: "outputs/05_resnet50_bam/resnet50_bam_best.keras"
+clf = EmotionClassifier.load(MODEL)
 print(clf)
 
 root = config.data_dir(required=False)
@@ -87,9 +112,12 @@ pd.DataFrame(rows).pivot(index="image", columns="k", values="n_hot")
     ("md", """
 ## 4. Table 2: the landmarks of each Action Unit
 
-`facs.TABLE2_1BASED` is the paper's table verbatim (1-based); `facs.AU_LANDMARKS` the same,
-converted once to 0-based indices (tested against the table). An AU is *activated* when at
-least 70 % of its landmarks are hot (Algorithm 1, line 20).
+`facs.TABLE2_1BASED` is the paper's table verbatim (1-based); `facs.AU_LANDMARKS_TABLE2` the
+same converted once to 0-based indices (tested against the table). `facs.AU_LANDMARKS` adds
+landmark sets for AUs 10, 11, 14, 16, 18, 22, 24, 25 and 27, which the emotion prototypes use
+but Table 2 does not map: those are ours, not the paper's. An AU is *activated* when at least
+70 % of its landmarks are hot (Algorithm 1, line 20). Each panel draws only that AU's
+landmarks, red = hot, blue = cold, as above.
 """),
     ("code", """
 crop, cam = next(iter(crops.values())), cams[0]
@@ -98,9 +126,8 @@ aus = sorted(facs.AU_LANDMARKS_TABLE2)
 fig, axes = plt.subplots(2, (len(aus) + 1) // 2, figsize=(2.2 * ((len(aus) + 1) // 2), 4.8))
 table = []
 for ax, au in zip(axes.ravel(), aus):
-    idx = list(facs.au_landmarks(au))
-    mask = np.zeros(68, bool); mask[idx] = True
-    ax.imshow(landmark_overlay(crop.image, crop.landmarks, mask, radius=2))
+    idx = list(facs.AU_LANDMARKS_TABLE2[au])
+    ax.imshow(landmark_overlay(crop.image, crop.landmarks[idx], hot.hot[idx], radius=3))
     frac = hot.hot[idx].mean()
     ax.set_title(f"{facs.au_label(au)} {frac:.0%} hot", fontsize=8); ax.axis("off")
     table.append({"AU": facs.au_label(au), "name": facs.AU_NAMES[au],
@@ -108,14 +135,16 @@ for ax, au in zip(axes.ravel(), aus):
                   "activated (>= 70 %)": frac >= 0.7})
 for ax in axes.ravel()[len(aus):]:
     ax.axis("off")
+plt.suptitle(f"Table 2 AUs on {names[0]}: red = hot, blue = cold (k = 1)", fontsize=10)
 plt.tight_layout(); plt.show()
 pd.DataFrame(table)
 """),
     ("md", """
 ## 5. Where does the model look? Hot-landmark frequency over the images
 
-Red = landmarks that are hot in many images. With the default FER2013 model the mouth and eyes
-should dominate; with an untrained model the pattern is arbitrary.
+Each landmark coloured by the fraction of images in which it is hot (0 = never, 1 = always).
+With the shipped model the mouth and eyes should dominate; with an untrained model the pattern
+is arbitrary.
 """),
     ("code", """
 hot_all = np.stack([find_hot_landmarks(cams[i], c.landmarks).hot for i, c in enumerate(crops.values())])
@@ -123,11 +152,13 @@ freq = hot_all.mean(0)
 mean_pts = np.mean([c.landmarks for c in crops.values()], axis=0)
 plt.figure(figsize=(4, 4))
 plt.scatter(mean_pts[:, 0], mean_pts[:, 1], c=freq, cmap="coolwarm", vmin=0, vmax=1, s=40)
-plt.gca().invert_yaxis(); plt.gca().set_aspect("equal"); plt.colorbar(label="fraction hot")
+plt.gca().invert_yaxis(); plt.gca().set_aspect("equal"); plt.colorbar(label="fraction of images where hot")
+plt.xlabel("x in the 224 px crop (px)"); plt.ylabel("y in the crop (px)")
 plt.title(f"hot-landmark frequency over {len(crops)} images"); plt.show()
 """),
 ]
 
 if __name__ == "__main__":
     write_notebook("notebooks/06_gradcam_hot_landmarks.ipynb", "06 - Grad-CAM and hot landmarks (XFERa)",
-                   CELLS, intro=INTRO)
+                   CELLS, intro=INTRO, paper="xfera", mapping=MAPPING, seen=SEEN,
+                   next_up="`07_explanations`: Action Units, fusion and the plain-language text.")

@@ -12,7 +12,23 @@ INTRO = """XFERa on what people bring: a video (any container OpenCV reads, or a
 several faces, faces dlib's frontal detector misses. The video pipeline samples frames, tracks the
 main face, explains the sampled frames in batches, smooths the probabilities over 0.5 s and cuts
 the timeline into segments of one emotion, each narrated from its most confident frame
-(`XferaPipeline.explain_video`, the same code as `python -m xfer_keras explain clip.mp4`)."""
+(`XferaPipeline.explain_video`, the same code as `python -m xfer_keras explain clip.mp4`).
+
+Everything here goes beyond the paper, which explains single photos: it is ours, built from
+the paper's steps."""
+
+MAPPING = [
+    ("Algorithm 1 on one photo", "2", "the same steps per sampled frame, in batches (ours: videos)"),
+    ("-", "2-3", "ours: smoothing over 0.5 s, segments of one emotion, one narration per segment from its most confident frame"),
+    ("Figure 1", "4", "the key frame's panel"),
+    ("§2: dlib face detection", "5", "dlib HOG first, MediaPipe's face detector when HOG finds nothing (ours: tilted and profile faces)"),
+]
+
+SEEN = """
+- A table with one row per sampled frame, then segments of one emotion with their narration.
+- A timeline: probabilities over time (smoothed lines, raw dots) and the key AUs.
+- Every face of a side-by-side pair, and a 60-degree tilted face found by the fallback detector.
+"""
 
 CELLS = [
     ("md", """
@@ -51,7 +67,7 @@ writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 10, (width,
 for rgb in frames:
     writer.write(cv2.cvtColor(cv2.resize(rgb, (width, height)), cv2.COLOR_RGB2BGR))
 writer.release()
-print(clip, len(frames), "frames")
+print(clip.name, len(frames), "frames")
 """),
     ("md", """
 ## 2. Explain the video
@@ -69,8 +85,10 @@ video.frames[["time", "face_id", "status", "detector", "emotion", "probability",
               "AU06_intensity", "AU12_intensity", "AU01_intensity", "AU27_intensity"]].head(8)
 """),
     ("code", """
-video.segments_frame()[["face_id", "emotion", "start", "end", "n_frames", "mean_probability",
-                        "key_time", "narration"]]
+segments = video.segments_frame()
+display(segments[["face_id", "emotion", "start", "end", "n_frames", "mean_probability", "key_time"]].round(2))
+for row in segments.itertuples():   # the narrations in full
+    print(f"{row.emotion} {row.start:.1f}-{row.end:.1f} s: {row.narration}")
 """),
     ("md", "## 3. The timeline: probabilities (smoothed lines, raw dots) and the key Action Units"),
     ("code", """
@@ -114,4 +132,6 @@ pipe.close()
 
 if __name__ == "__main__":
     write_notebook("notebooks/08_video_explanations.ipynb",
-                   "08 - Videos, every face, and faces HOG misses (XFERa)", CELLS, intro=INTRO)
+                   "08 - Videos, every face, and faces HOG misses (XFERa)", CELLS, intro=INTRO,
+                   paper="xfera", mapping=MAPPING, seen=SEEN,
+                   next_up="the command line does the same: `python -m xfer_keras explain clip.mp4` (README).")

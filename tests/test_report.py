@@ -36,3 +36,24 @@ def test_html_is_self_contained_and_escaped(tmp_path):
     assert "http://" not in text and "https://" not in text
     path = save_html(exp, tmp_path / "r.html")
     assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_the_panel_draws_an_unmeasured_au_as_not_measured_not_as_zero():
+    """An AU the source cannot measure (intensity None) gets no bar, and the grey "n/a" in its
+    place; the same AU measured at a low intensity gets a bar of its own colour."""
+    from xfer_keras.xfera.report.panel import ABSENT_AU
+
+    def bars(intensity):
+        exp = make_explanation()
+        exp.aus = dict(exp.aus, AU26={"au": 26, "label": "AU26", "name": "Jaw drop",
+                                      "description": "the dropping of the jaw",
+                                      "intensity": intensity, "normalized": intensity,
+                                      "present": False, "threshold": None})
+        panel = np.asarray(Image.open(io.BytesIO(panel_png(exp))).convert("RGB"))
+        return panel, (panel == ABSENT_AU).all(axis=-1).sum()
+
+    measured, light = bars(0.3)
+    unmeasured, none = bars(None)
+    assert light > 50 and none == 0  # AU26 is the only absent AU: its bar is there or not
+    grey = (unmeasured == (120, 120, 120)).all(axis=-1).sum()
+    assert grey > (measured == (120, 120, 120)).all(axis=-1).sum()  # the "n/a" label

@@ -80,6 +80,7 @@ def plot_figure3(face: np.ndarray, result, emotion: str, ks: Sequence[int] = (23
     plt = _plt()
     ks = [k for k in ks if k <= result.n_landmarks]
     n = 1 + len(ks)
+    ncols = max(1, min(ncols, n))  # no blank panels
     nrows = int(np.ceil(n / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size * ncols, panel_size * 1.15 * nrows))
     axes = np.atleast_1d(axes).ravel()
@@ -88,7 +89,7 @@ def plot_figure3(face: np.ndarray, result, emotion: str, ks: Sequence[int] = (23
     for ax, k in zip(axes[1:], ks):
         plot_landmark_selection(face, result.top_k(emotion, k, ids=True), ax, f"top {k}")
     for ax in axes[n:]:
-        ax.axis("off")
+        ax.remove()
     fig.tight_layout()
     return fig
 
@@ -112,8 +113,13 @@ def plot_figure3_grid(face: np.ndarray, result, emotions: Sequence[str] | None =
     return fig
 
 
-def plot_importance_map(face: np.ndarray, result, emotion: str, ax=None, cmap: str = "viridis"):
-    """Landmarks coloured by their global IG score (beyond the paper's binary top-K view)."""
+def plot_importance_map(face: np.ndarray, result, emotion: str, ax=None, cmap: str = "viridis",
+                        vmin: float | None = None, vmax: float | None = None, colorbar: bool = True):
+    """Landmarks coloured by their global IG score (beyond the paper's binary top-K view).
+
+    Pass the same ``vmin``/``vmax`` to every panel that is compared (:func:`importance_limits`);
+    ``colorbar=False`` leaves the colour bar to the caller (one bar for a whole figure).
+    """
     plt = _plt()
     fig = None
     if ax is None:
@@ -123,14 +129,47 @@ def plot_importance_map(face: np.ndarray, result, emotion: str, ax=None, cmap: s
     pts = face[result.landmark_indices]
     score = np.asarray(result.scores[emotion], dtype=float)
     order = np.argsort(score)  # most important drawn last (on top)
-    sc = ax.scatter(pts[order, 0], pts[order, 1], c=score[order], s=10, cmap=cmap, linewidths=0)
-    ax.figure.colorbar(sc, ax=ax, fraction=0.046, pad=0.04, label="mean sum |IG|")
+    sc = ax.scatter(pts[order, 0], pts[order, 1], c=score[order], s=10, cmap=cmap, linewidths=0,
+                    vmin=vmin, vmax=vmax)
+    if colorbar:
+        ax.figure.colorbar(sc, ax=ax, fraction=0.046, pad=0.04, label=IG_UNIT)
     _face_axes(ax, face, f"{emotion}: global IG importance")
     return fig or ax.figure
 
 
+#: What a landmark's global IG score measures (IG sums to a change of probability).
+IG_UNIT = "mean sum |IG| (probability units)"
+
+
+def importance_limits(result, emotions: Sequence[str] | None = None) -> tuple[float, float]:
+    """One colour scale ``(0, max score)`` for importance maps that are compared side by side."""
+    emotions = list(emotions or result.emotions)
+    return 0.0, float(max(np.max(result.scores[e]) for e in emotions))
+
+
+def plot_importance_maps(face: np.ndarray, result, emotions: Sequence[str] | None = None,
+                         ncols: int = 3, shared_scale: bool = True, cmap: str = "viridis"):
+    """Every emotion's importance map on one shared colour scale, with one colour bar."""
+    plt = _plt()
+    emotions = list(emotions or result.emotions)
+    ncols = max(1, min(ncols, len(emotions)))
+    nrows = int(np.ceil(len(emotions) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols + 0.8, 3.6 * nrows), squeeze=False)
+    vmin, vmax = importance_limits(result, emotions) if shared_scale else (None, None)
+    for ax, emotion in zip(axes.ravel(), emotions):
+        plot_importance_map(face, result, emotion, ax=ax, cmap=cmap, vmin=vmin, vmax=vmax,
+                            colorbar=not shared_scale)
+    for ax in axes.ravel()[len(emotions):]:
+        ax.remove()
+    if shared_scale:
+        mappable = plt.cm.ScalarMappable(norm=plt.Normalize(vmin, vmax), cmap=cmap)
+        fig.colorbar(mappable, ax=axes.ravel().tolist(), fraction=0.025, pad=0.02, label=IG_UNIT)
+    return fig
+
+
 def _panel_grid(plt, n: int, ncols: int):
     """A figure of ``n`` small panels, ``ncols`` to a row: ``(fig, flat axes)``."""
+    ncols = max(1, min(ncols, n))  # no empty columns when there are few panels
     nrows = int(np.ceil(n / ncols)) or 1
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.6 * nrows), squeeze=False)
     return fig, axes.ravel()
@@ -139,7 +178,7 @@ def _panel_grid(plt, n: int, ncols: int):
 def _finish_panels(fig, axes, n: int):
     """Hide the unused panels, put the legend on the first, tighten the layout."""
     for ax in axes[n:]:
-        ax.axis("off")
+        ax.remove()  # no blank panels
     if n:
         axes[0].legend(fontsize=7)
     fig.tight_layout()
@@ -174,6 +213,10 @@ def plot_deletion_curves(deletion: pd.DataFrame, variant: str | None = None,
     return _finish_panels(fig, axes, len(emotions))
 
 
+#: Metrics on which a constant answer scores 0.5 (the baseline drawn instead of the majority).
+CHANCE_AT_HALF = ("balanced_accuracy", "roc_auc")
+
+
 def plot_pruning_curves(pruning, variant: str = "t-emo", metric: str = "accuracy", ncols: int = 3):
     """Test ``metric`` vs K per emotion: IG top-K vs random K (mean ± std over runs)."""
     plt = _plt()
@@ -191,19 +234,24 @@ def plot_pruning_curves(pruning, variant: str = "t-emo", metric: str = "accuracy
             stats = s.groupby("n_landmarks")[metric].agg(["mean", "std"]).sort_index()
             ax.errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), capsize=2,
                         label=selection, lw=1.3, ms=3, **style)
-        maj = e["majority_baseline"].mean()
-        ax.axhline(maj, color="grey", lw=0.8, ls=":", label="majority")
+        if metric in CHANCE_AT_HALF:  # "always no" scores 0.5 on these, whatever the balance
+            ax.axhline(0.5, color="grey", lw=0.8, ls=":", label="chance (always 'no')")
+        elif metric == "accuracy":
+            maj = e["majority_baseline"].mean()
+            ax.axhline(maj, color="grey", lw=0.8, ls=":", label="majority (always 'no')")
         ax.set_xscale("log", base=2)
         ax.set_xticks(sorted(e["n_landmarks"].unique()))
         ax.set_xticklabels([str(k) for k in sorted(e["n_landmarks"].unique())], fontsize=7)
         ax.set_title(f"{emotion} ({variant.upper()}, K={full_k} = all)", fontsize=9)
-        ax.set_xlabel("K landmarks")
-        ax.set_ylabel(metric)
+        ax.set_ylim(-0.02, 1.02)  # every metric here lies in [0, 1]
+        ax.set_xlabel("K landmarks kept (log scale)")
+        ax.set_ylabel(f"test {metric.replace('_', ' ')}")
         ax.grid(alpha=0.3)
     return _finish_panels(fig, axes, len(emotions))
 
 
 __all__ = [
     "plot_alpha_curve", "plot_deletion_curves", "plot_figure3", "plot_figure3_grid",
-    "plot_importance_map", "plot_landmark_selection", "plot_pruning_curves",
+    "plot_importance_map", "plot_importance_maps", "importance_limits", "plot_landmark_selection",
+    "plot_pruning_curves", "IG_UNIT", "CHANCE_AT_HALF",
 ]

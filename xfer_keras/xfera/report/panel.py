@@ -24,7 +24,7 @@ from xfer_keras.xfera.hot_landmarks import heatmap_overlay, landmark_overlay
 
 WIDTH, HEIGHT, TILE = 1000, 640, 224
 HOT_AU, PRESENT_AU, ABSENT_AU = (214, 39, 40), (31, 78, 121), (158, 202, 225)
-_INK, _GRID = (34, 34, 34), (200, 200, 200)
+_INK, _GRID, _NOT_MEASURED = (34, 34, 34), (200, 200, 200), (120, 120, 120)
 
 
 def overlays(exp) -> dict[str, np.ndarray]:
@@ -79,7 +79,7 @@ def _au_bars(canvas, draw, exp, box) -> None:
     x0, y0, x1, y1 = box
     tiny = _font(11)
     _centered(draw, (x0 + x1) / 2, y0, "Action Units (red: hot and present; dark: present; "
-              "tick: threshold)", _font(13))
+              "tick: threshold; n/a: not measured)", _font(13))
     top, bottom, left, right = y0 + 26, y1 - 50, x0 + 56, x1 - 10
     scale = exp.au_scale or [0.0, 1.0]
     span = (scale[1] - scale[0]) or 1.0
@@ -97,10 +97,16 @@ def _au_bars(canvas, draw, exp, box) -> None:
     step = (right - left) / len(labels)
     for k, label in enumerate(labels):
         info = exp.aus[label]
-        value = min(max(float(info.get("normalized") or 0.0), 0.0), 1.05)
-        color = HOT_AU if label in exp.hot_aus else PRESENT_AU if info.get("present") else ABSENT_AU
         cx = left + step * (k + 0.5)
         half = step * 0.4
+        patch = _text_patch(label, 12, 60)
+        canvas.paste(patch, (int(cx - patch.width + 6), int(bottom + 4)))
+        if info.get("intensity") is None:  # the AU source cannot measure it: no bar, "n/a"
+            draw.text((cx - draw.textlength("n/a", font=tiny) / 2, bottom - 16), "n/a",
+                      fill=_NOT_MEASURED, font=tiny)
+            continue
+        value = min(max(float(info.get("normalized") or 0.0), 0.0), 1.05)
+        color = HOT_AU if label in exp.hot_aus else PRESENT_AU if info.get("present") else ABSENT_AU
         y = bottom - (bottom - top) * value / 1.05
         if value > 0:
             draw.rectangle([cx - half, y, cx + half, bottom], fill=color)
@@ -108,8 +114,6 @@ def _au_bars(canvas, draw, exp, box) -> None:
         if threshold is not None:
             ty = bottom - (bottom - top) * ((threshold - scale[0]) / span) / 1.05
             draw.line([(cx - half, ty), (cx + half, ty)], fill=(0, 0, 0), width=2)
-        patch = _text_patch(label, 12, 60)
-        canvas.paste(patch, (int(cx - patch.width + 6), int(bottom + 4)))
 
 
 def panel_image(exp, images: dict[str, np.ndarray] | None = None) -> np.ndarray:
