@@ -1,6 +1,6 @@
 """Train the shipped EMO nets (saved_models/emo/) and write their model card.
 
-    XFER_DATA_DIR=/work/shared/data python scripts/train_emo_nets.py            # all steps
+    XFER_DATA_DIR=/path/to/data python scripts/train_emo_nets.py            # all steps
     python scripts/train_emo_nets.py --skip-loso        # only the shipped set (a few minutes)
     python scripts/train_emo_nets.py --card-only        # rewrite MODEL_CARD.md from saved results
 
