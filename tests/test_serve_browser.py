@@ -1,6 +1,8 @@
 """The web app in a real browser: headless Chromium uploads a photo and sees the emotion, the
-panel and the narration; a bad file shows its one-line message. Skips only where no browser can
-be installed (``.ci/run`` installs Debian's ``chromium`` and ``chromium-driver``)."""
+panel and the narration; a clip shows its timeline and segment narrations; a webcam snapshot (the
+browser's fake camera, which shows no face) and a bad file show their one-line messages. Skips
+only where no browser can be installed (``.ci/run`` installs Debian's ``chromium`` and
+``chromium-driver``)."""
 
 from __future__ import annotations
 
@@ -62,7 +64,8 @@ def browser(tmp_path_factory):
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-quic",
-                 "--window-size=1280,1600",
+                 "--window-size=1280,1600", "--use-fake-device-for-media-stream",
+                 "--use-fake-ui-for-media-stream",
                  f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
@@ -114,3 +117,33 @@ def test_a_bad_file_shows_its_message(server, browser, tmp_path):
     message = _wait(browser, lambda b: b.find_element(By.ID, "message").text)
     assert "notes.txt: not an image" in message
     assert not browser.find_elements(By.CSS_SELECTOR, "#results .emotion")
+
+
+def test_a_clip_shows_its_timeline_and_segment_narrations(server, browser, ckplus_dir, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from clips import write_clip
+    from xfer_keras.face import load_image
+
+    frames = [load_image(p) for p in sorted((ckplus_dir / "images/S052/001").glob("*.png"))]
+    clip = write_clip(tmp_path / "smile.mp4", frames, fps=10)
+    _upload(browser, server, clip)
+    timeline = _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#results img[alt='timeline']"))[0]
+    assert timeline.get_attribute("src").startswith("data:image/png;base64,")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#results table tr")
+    segments = [r.text for r in rows if "0:" in r.text]
+    assert segments and all(len(text.split()) > 6 for text in segments)  # each with its narration
+
+
+def test_a_webcam_snapshot_is_sent_and_answered(server, browser):
+    """The browser's fake camera shows a test pattern, not a face: the snapshot goes up as
+    ``webcam.png`` and comes back with the one-line "no face" message."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(server)
+    browser.find_element(By.ID, "camera").click()
+    _wait(browser, lambda b: b.execute_script(
+        "return document.getElementById('webcam').videoWidth") > 0, seconds=20)
+    browser.find_element(By.ID, "snap").click()
+    message = _wait(browser, lambda b: b.find_element(By.ID, "message").text)
+    assert message.startswith("webcam.png") and "face" in message
