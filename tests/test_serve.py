@@ -116,6 +116,19 @@ def test_a_bad_upload_gets_one_line_and_the_server_keeps_serving(client, astrona
     assert again.status_code == 200 and again.json()["results"][0]["explanations"]
 
 
+def test_one_bad_photo_never_stops_the_others(client, astronaut_png):
+    """Photos sent together: each refused or failing one carries its own error, in its place."""
+    sent = [("file", ("a.png", astronaut_png)), ("file", ("notes.txt", b"text")),
+            ("file", ("sky.png", _png(np.full((120, 160, 3), 200, np.uint8)))),
+            ("file", ("b.png", astronaut_png))]
+    answer = client.post("/api/explain", files=sent)
+    assert answer.status_code == 200, answer.text
+    a, notes, sky, b = answer.json()["results"]
+    assert a["explanations"] and b["explanations"] and a["file"] == "a.png"
+    assert notes["status"] == 415 and notes["error"].startswith("notes.txt: not an image")
+    assert sky["file"] == "sky.png" and "sky.png" in sky["error"]
+
+
 def test_a_face_less_photo_and_a_missing_file_say_so(client):
     blank = client.post("/api/explain", files={"file": ("sky.png", _png(np.full((200, 300, 3), 180, np.uint8)))})
     assert blank.status_code == 422 and "sky.png" in blank.json()["error"]

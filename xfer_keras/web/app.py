@@ -125,8 +125,14 @@ def create_app(settings: ServeSettings = ServeSettings(), service: ExplainServic
         labels = {}  # the server's file -> the client's label, for every message
         try:
             files, fields = await _form(request, settings.limits)
-            checked = [(name, data, *check_upload(data, name, settings.limits))
-                       for name, data in files]
+            checked, refused = [], {}  # one refused photo never stops the others
+            for position, (name, data) in enumerate(files):
+                try:
+                    checked.append((name, data, *check_upload(data, name, settings.limits)))
+                except UploadError as error:
+                    refused[position] = error
+            if not checked:  # nothing to explain: the first file's status and reason
+                raise next(iter(refused.values()))
             kinds = {kind for _, _, kind, _ in checked}
             if emo and kinds != {"video"}:
                 raise UploadError(415, "the EMO nets read a clip: send one video")
@@ -157,8 +163,11 @@ def create_app(settings: ServeSettings = ServeSettings(), service: ExplainServic
             for path, name in labels.items():
                 message = message.replace(path, name)
             return _error(422, message)
-        if all("error" in r for r in results):
+        if all("error" in r for r in results) and not refused:
             return _error(422, "; ".join(r["error"] for r in results))
+        for position, error in sorted(refused.items()):  # back in the order they were sent
+            results.insert(position, {"file": files[position][0], "kind": None,
+                                      "error": str(error), "status": error.status})
         return JSONResponse({"results": results})
 
     routes = [Route("/", page), Route("/api/health", health),
