@@ -83,3 +83,37 @@ def test_template_does_not_call_atypical_movements_typical():
     text = TemplateNarrator().narrate(data)
     assert "I focused on the raising of the inner eyebrows. This movement is typically" in text
     assert text.endswith("I also noticed the raising of the upper lip, which is less typical of it.")
+
+
+def test_the_llm_prompt_never_sends_an_empty_list_and_says_what_the_template_says():
+    """The LLM gets the facts the template states: no movement in focus (never "detected: ."),
+    focus movements that are atypical, typical movements outside the focus, weak evidence."""
+    from xfer_keras.narrate.llm import OpenAINarrator
+    from xfer_keras.narrate.template import NarrationInput
+
+    cheek, corner, lips = ("the lifting of the cheek", "the pulling of the lip corner",
+                           "the parting of the lips")
+    cases = {
+        "out of focus": NarrationInput("happiness", [], [corner], [cheek], [cheek, corner]),
+        "atypical focus": NarrationInput("happiness", [lips], [cheek, corner], [], [cheek, corner],
+                                         atypical_hot_descriptions=[lips]),
+        "weak": NarrationInput("anger", [lips], [], ["the lowering of the brow"],
+                               ["the lowering of the brow"], atypical_hot_descriptions=[lips]),
+    }
+    narrator = OpenAINarrator(model="m", base_url="http://127.0.0.1:1/v1")
+    template = TemplateNarrator()
+    for name, data in cases.items():
+        prompt = narrator.messages(data)[1]["content"]
+        assert ": ." not in prompt and "detected: \n" not in prompt, name
+        text = template.narrate(data)
+        for description in {cheek, corner, lips} & set(data.hot_descriptions
+                                                         + data.matching_descriptions):
+            assert description in prompt, (name, description)
+            assert description in text, (name, description)
+    assert "no facial movement was detected in the areas" in narrator.messages(
+        cases["out of focus"])[1]["content"]
+    assert "Outside those areas" in narrator.messages(cases["out of focus"])[1]["content"]
+    assert "not typical of this expression" in narrator.messages(cases["atypical focus"])[1]["content"]
+    weak = narrator.messages(cases["weak"])[1]["content"]
+    assert "the evidence for this result is weak" in weak
+    assert "uncertain" in template.narrate(cases["weak"])

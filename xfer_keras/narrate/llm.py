@@ -65,7 +65,9 @@ class OpenAINarrator:
 
     def messages(self, data: NarrationInput) -> list[dict[str, str]]:
         typical = data.typical_descriptions if self.include_typical else None
-        return build_messages(data.emotion, data.hot_descriptions, typical)
+        return build_messages(data.emotion, data.hot_descriptions, typical,
+                              matching_descriptions=data.matching_descriptions,
+                              atypical_hot_descriptions=data.atypical_hot_descriptions)
 
     def _fallback(self, data: NarrationInput, reason: str) -> Narration:
         warnings.warn(f"LLM narrator unavailable ({reason}); using the template narrator",
