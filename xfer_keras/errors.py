@@ -60,3 +60,12 @@ class CKPlusFormatError(XferError, ValueError):
 
 class OptionError(XferError, ValueError):
     """An option names something we do not know (an AU source, a narrator, a face policy...)."""
+
+
+class UploadError(XferError, ValueError):
+    """The web app refuses an upload before reading it; ``status`` is the HTTP answer (400 empty
+    or missing, 413 too large, 415 not a kind we read)."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status

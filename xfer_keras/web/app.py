@@ -23,11 +23,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
-from xfer_keras.errors import XferError
+from xfer_keras.errors import UploadError, XferError
 from xfer_keras.web.page import page_html
 from xfer_keras.web.service import ExplainService, ServeSettings
-from xfer_keras.web.uploads import (UploadError, check_upload, display_name, save_upload,
-                                    upload_folder)
+from xfer_keras.web.uploads import check_upload, display_name, save_upload, upload_folder
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -38,14 +37,14 @@ async def _limited_body(request: Request, limit: int) -> bytes:
     """The request body, refused (413) as soon as it passes ``limit`` bytes."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise UploadError(413, f"the upload is {int(declared) / 1e6:.1f} MB, more than the "
-                               f"{limit / 1e6:.0f} MB a request may send")
+        raise UploadError(f"the upload is {int(declared) / 1e6:.1f} MB, more than the "
+                          f"{limit / 1e6:.0f} MB a request may send", status=413)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise UploadError(413, f"the upload is more than the {limit / 1e6:.0f} MB a request "
-                                   "may send")
+            raise UploadError(f"the upload is more than the {limit / 1e6:.0f} MB a request "
+                              "may send", status=413)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -66,7 +65,7 @@ async def _form(request: Request, limits) -> tuple[list[tuple[str, bytes]], dict
         form = await Request(request.scope, replay).form(max_files=limits.max_files,
                                                          max_fields=16)
     except Exception as error:  # the multipart parser's own errors: a malformed request
-        raise UploadError(400, f"not a multipart upload ({error})") from error
+        raise UploadError(f"not a multipart upload ({error})", status=400) from error
     files, fields = [], {}
     for key, value in form.multi_items():
         if hasattr(value, "read"):
@@ -75,7 +74,8 @@ async def _form(request: Request, limits) -> tuple[list[tuple[str, bytes]], dict
             fields[key] = str(value)
     await form.close()
     if not files:
-        raise UploadError(400, "no file in the upload (send it as the form field 'file')")
+        raise UploadError("no file in the upload (send it as the form field 'file')",
+                          status=400)
     return files, fields
 
 
@@ -135,9 +135,9 @@ def create_app(settings: ServeSettings = ServeSettings(), service: ExplainServic
                 raise next(iter(refused.values()))
             kinds = {kind for _, _, kind, _ in checked}
             if emo and kinds != {"video"}:
-                raise UploadError(415, "the EMO nets read a clip: send one video")
+                raise UploadError("the EMO nets read a clip: send one video", status=415)
             if "video" in kinds and len(checked) > 1:
-                raise UploadError(400, "send one clip at a time (or photos only)")
+                raise UploadError("send one clip at a time (or photos only)", status=400)
             options = {"panels": _flag(fields, "panels")}
             if not emo:
                 options.update(faces=fields.get("faces", "largest"),

@@ -16,9 +16,9 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from xfer_keras.errors import OptionError, VideoReadError, XferError
+from xfer_keras.errors import OptionError, UploadError, VideoReadError, XferError
 from xfer_keras.html_page import png_bytes_uri
-from xfer_keras.web.uploads import Limits, UploadError
+from xfer_keras.web.uploads import Limits
 
 NARRATORS = ("template", "openai")
 FACE_POLICIES = ("largest", "all")
@@ -121,8 +121,9 @@ class ExplainService:
         if duration is None:
             raise VideoReadError(f"{name}: the container does not say how long the clip is")
         if duration > self.settings.limits.clip_seconds:
-            raise UploadError(413, f"{name}: {duration:.0f} s is longer than the "
-                                   f"{self.settings.limits.clip_seconds:g} s allowed per clip")
+            raise UploadError(f"{name}: {duration:.0f} s is longer than the "
+                              f"{self.settings.limits.clip_seconds:g} s allowed per clip",
+                              status=413)
 
     def explain_clip(self, path: Path, name: str, faces: str = "largest",
                      narrator: str = "template", panels: bool = False) -> dict:

@@ -15,6 +15,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from xfer_keras.errors import UploadError
+
 #: image formats by their first bytes -> the suffix the decoder expects
 IMAGE_SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", ".png"),
@@ -28,15 +30,6 @@ IMAGE_SIGNATURES = (
 #: the image formats a user is told we read
 IMAGE_KINDS = "PNG, JPEG, WebP, GIF, BMP or TIFF"
 VIDEO_KINDS = "MP4, MOV, AVI, WebM or MKV"
-
-
-class UploadError(Exception):
-    """An upload the server refuses before reading it; ``status`` is the HTTP answer
-    (400 empty or missing, 413 too large, 415 not a kind we read)."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -80,15 +73,16 @@ def display_name(client_name: str | None, index: int) -> str:
 def check_upload(data: bytes, name: str, limits: Limits) -> tuple[str, str]:
     """``(kind, suffix)`` of one uploaded file, or UploadError with a one-line reason."""
     if not data:
-        raise UploadError(400, f"{name}: the file is empty")
+        raise UploadError(f"{name}: the file is empty", status=400)
     found = sniff_kind(data[:64])
     if found is None:
-        raise UploadError(415, f"{name}: not an image ({IMAGE_KINDS}) or a video ({VIDEO_KINDS})")
+        raise UploadError(f"{name}: not an image ({IMAGE_KINDS}) or a video ({VIDEO_KINDS})",
+                          status=415)
     kind, suffix = found
     limit = limits.photo_mb if kind == "image" else limits.clip_mb
     if len(data) > limit * 1e6:
-        raise UploadError(413, f"{name}: {len(data) / 1e6:.1f} MB is more than the "
-                               f"{limit:g} MB allowed per {'photo' if kind == 'image' else 'clip'}")
+        raise UploadError(f"{name}: {len(data) / 1e6:.1f} MB is more than the {limit:g} MB "
+                          f"allowed per {'photo' if kind == 'image' else 'clip'}", status=413)
     return kind, suffix
 
 
