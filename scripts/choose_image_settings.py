@@ -81,6 +81,10 @@ def main(argv=None) -> int:
                         help="cross-dataset: performer-grouped bootstrap resamples")
     parser.add_argument("--top", type=int, default=None,
                         help="cross-dataset: print only the best N candidates (default: all)")
+    parser.add_argument("--in-domain-floor", type=float, default=None,
+                        help="cross-dataset: the FER+ majority accuracy on the FER2013 "
+                             "validation split a candidate must keep (default: "
+                             "cross_dataset.IN_DOMAIN_FLOOR; 0: no floor)")
     args = parser.parse_args(argv)
     if args.apply and len(args.models) != 1:
         parser.error("--apply takes exactly one model")
@@ -258,22 +262,32 @@ def cross_dataset_main(args) -> int:
                   f"{len(photos.paths)} ({time.perf_counter() - t0:.1f} s)", flush=True)
         data[key] = {"labels": photos.labels, "probs": probs}
     settings = cd.candidate_settings()
-    rows = cd.score_candidates(settings, data["taiwanese"], data["ckplus"], run.priors)
+    floor = cd.IN_DOMAIN_FLOOR if args.in_domain_floor is None else args.in_domain_floor
+    floor = floor if floor > 0 else None
+    in_domain = run.in_domain(args.cache) if floor is not None else None
+    if in_domain is not None:
+        print(f"in-domain floor: FER+ majority accuracy >= {floor:g} on the FER2013 validation "
+              f"split ({len(in_domain['labels'])} images)")
+    rows = cd.score_candidates(settings, data["taiwanese"], data["ckplus"], run.priors,
+                               in_domain)
     decision = cd.decide(rows, run.shipped, data["taiwanese"]["labels"],
-                         tw["subject"].to_numpy(), n_boot=args.resamples)
+                         tw["subject"].to_numpy(), n_boot=args.resamples, floor=floor)
     ranked = sorted(rows, key=lambda r: (-r["score"], r["setting"].cost()))
     print(f"\n## Candidates ({len(rows)}), best first: rule score = mean of the two balanced "
           "accuracies")
     print("| # | head (fer2013 weight) | prior power | framing | mirror | rule score | "
-          "Taiwanese balanced / acc | CK+ peaks balanced / acc |")
-    print("|---|---|---|---|---|---|---|---|")
+          "Taiwanese balanced / acc | CK+ peaks balanced / acc | FER+ validation acc |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for i, r in enumerate(ranked[:args.top] if args.top else ranked, 1):
         s = r["setting"]
         mark = " (shipped)" if s == run.shipped else ""
+        held = r.get("in_domain_accuracy")
+        kept = "-" if held is None else f"{held:.4f}" + ("" if cd.eligible(r, floor) else
+                                                         " (below the floor)")
         print(f"| {i}{mark} | {s.head_weight:g} | {s.power:g} | {s.framing} | "
               f"{'on' if s.mirror else 'off'} | {r['score']:.4f} | "
               f"{r['taiwanese_balanced']:.4f} / {r['taiwanese_accuracy']:.4f} | "
-              f"{r['ckplus_balanced']:.4f} / {r['ckplus_accuracy']:.4f} |")
+              f"{r['ckplus_balanced']:.4f} / {r['ckplus_accuracy']:.4f} | {kept} |")
     win, cur, test = decision["winner"], decision["shipped"], decision["bootstrap"]
     low, high = test["interval"]
     print(f"\nwinner: {win['setting'].label()}: score {win['score']:.4f} (Taiwanese balanced "
@@ -285,7 +299,8 @@ def cross_dataset_main(args) -> int:
           f"{test['n_resamples']} performer-grouped resamples: [{low:+.4f}, {high:+.4f}] -> "
           + ("not noise: the winner is chosen" if test["passes"] else
              "holds 0 (noise): the shipped answer stays"))
-    record = {"rule": cd.RULE, "model": str(clf.model_file), "model_sha256": run.sha,
+    record = {"rule": cd.RULE, "in_domain_floor": floor,
+              "model": str(clf.model_file), "model_sha256": run.sha,
               "limit": args.limit, "n_taiwanese": len(tw), "n_ckplus_peaks": len(ck),
               "priors": {k: v.tolist() for k, v in run.priors.items()},
               "winner": cd.row_record(win), "shipped": cd.row_record(cur),

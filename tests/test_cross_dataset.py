@@ -155,6 +155,24 @@ def test_the_rule_takes_the_best_mean_and_ties_go_to_the_cheaper_setting():
         cd.choose_setting([])
 
 
+def test_the_in_domain_floor_leaves_out_what_costs_the_wild_faces():
+    """A candidate below the in-domain floor never wins, however it scores on the posed sets;
+    rows scored without in-domain figures are not judged by it; no eligible row is an error."""
+    best, kept = _row(0.7, 0.9, power=1.0), _row(0.6, 0.9, power=0.5)
+    best["in_domain_accuracy"], kept["in_domain_accuracy"] = 0.78, 0.83
+    assert cd.choose_setting([best, kept])["setting"].power == 1.0  # no floor: the best mean
+    assert cd.choose_setting([best, kept], floor=0.80)["setting"].power == 0.5
+    assert cd.eligible(_row(0.1, 0.1), 0.80)  # not scored in-domain
+    with pytest.raises(ValueError, match="floor"):
+        cd.choose_setting([best], floor=0.80)
+    scored = cd.score_candidates(
+        [cd.Setting(0.0, 0.0, "f", False)],
+        {"labels": np.array([0]), "probs": {"f": {"main": np.eye(7)[[0]]}}},
+        {"labels": np.array([1]), "probs": {"f": {"main": np.eye(7)[[1]]}}}, {},
+        in_domain={"labels": np.array([0, 1]), "probs": {"main": np.eye(7)[[0, 2]]}})
+    assert scored[0]["in_domain_accuracy"] == 0.5
+
+
 def test_decide_keeps_the_shipped_answer_unless_the_gain_is_beyond_noise():
     labels, groups, rng = _performers()
     old = np.where(rng.random(len(labels)) < 0.5, labels, (labels + 1) % 7)
