@@ -187,6 +187,24 @@ def test_fallback_finds_a_tilted_face_hog_misses(dlib_detectors, ckplus_dir, ck_
         fallback.detect(np.zeros((200, 200, 3), np.uint8))
 
 
+def test_the_fallback_keeps_only_boxes_the_face_mesh_confirms(dlib_detectors):
+    """Face-free landscapes and rendered text (the detection benchmark's negatives): MediaPipe's
+    BlazeFace alone boxes some of them as faces; the fallback, which keeps a box only when the
+    face mesh finds a face in it, boxes none of those."""
+    from xfer_keras.evaluation.face_detection import make_negatives
+
+    _, fallback = dlib_detectors
+    backend = fallback._backend()
+    fired = kept = 0
+    for _, family, _, image in make_negatives(80, seed=0):
+        if family in ("landscape", "text"):
+            confirmed = backend._fallback_boxes(image)  # opens BlazeFace on first use
+            fired += bool(backend._blazeface.boxes(image))
+            kept += bool(confirmed)
+    assert fired >= 2, "the negatives should include boxes BlazeFace alone takes for faces"
+    assert kept == 0
+
+
 def test_every_face_of_two_side_by_side(dlib_detectors, ckplus_dir, ck_rows):
     plain, fallback = dlib_detectors
     left = sequence_frames(ckplus_dir, ck_rows[0])[-1]
@@ -290,3 +308,20 @@ def test_landmarks_command_fallback(ckplus_dir, ck_rows, tmp_path, capsys, face_
     assert entry["detector"] == "mediapipe-face-detector" and len(entry["landmarks"]) == 68
     assert main(["landmarks", str(path), "--fallback", "mediapipe"]) == 1
     assert "dlib option" in capsys.readouterr().err
+
+
+def test_a_clip_of_text_and_clouds_fails_with_one_line(face_landmarker_path, tmp_path, capsys):
+    """A clip with no face (rendered text on sky, cloud landscapes) is never explained as a
+    face: the command says so in one line and counts the clip as failed."""
+    from clips import write_clip
+    from xfer_keras.cli import main
+    from xfer_keras.evaluation.face_detection import make_negatives
+
+    pictures = [image for _, family, _, image in make_negatives(80, seed=0)
+                if family in ("text", "landscape")][:6]
+    clip = write_clip(tmp_path / "clouds.mp4", [p for p in pictures for _ in range(5)], fps=10)
+    assert main(["explain", str(clip), "--out", str(tmp_path / "out"), "--report", "none"]) == 1
+    err = capsys.readouterr().err
+    assert "clouds.mp4: no face found in any of the" in err
+    assert [line for line in err.splitlines() if line.startswith("error:")] == [
+        line for line in err.splitlines() if "clouds.mp4" in line]

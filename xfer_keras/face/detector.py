@@ -59,6 +59,10 @@ MAX_DETECT_SIZE = 1600  # exhaustive detection never runs HOG on a longer side t
 # The fallback maps BlazeFace boxes this way so that dlib's predictor sees the framing it expects.
 BLAZEFACE_TO_HOG = {"dx": 0.0, "dy": -0.045, "scale": 1.04}
 UPRIGHT_ROLL_DEG = 10.0  # tilts above this are rotated upright for the 68-point predictor
+#: A fallback box is kept only when MediaPipe's face mesh finds a face in a crop around it: the
+#: crop adds this share of the box on every side and is scaled to ``VERIFY_SIDE`` pixels.
+VERIFY_MARGIN = 0.5
+VERIFY_SIDE = 256
 
 
 def clamp_box(x0: float, y0: float, x1: float, y1: float, width: int, height: int):
@@ -148,17 +152,49 @@ class _DlibBackend:
         self.fallback = fallback
         self._fallback_args = (model_path, min_confidence)
         self._blazeface = None
+        self._verifier = None
         self.last_timing: dict[str, float] = {}
 
     def close(self) -> None:
-        blazeface, self._blazeface = self._blazeface, None
-        if blazeface is not None:
-            blazeface.close()
+        for name in ("_blazeface", "_verifier"):
+            model = getattr(self, name)
+            setattr(self, name, None)
+            if model is not None:
+                model.close()
 
     def _fallback_boxes(self, rgb: np.ndarray):
+        """BlazeFace's boxes that the face mesh confirms (:meth:`_mesh_confirms`)."""
         if self._blazeface is None:
             self._blazeface = _BlazeFaceDetector(*self._fallback_args)
-        return self._blazeface.boxes(rgb)
+        return [item for item in self._blazeface.boxes(rgb) if self._mesh_confirms(rgb, item[0])]
+
+    def _mesh_confirms(self, rgb: np.ndarray, box) -> bool:
+        """Whether MediaPipe's FaceLandmarker, run on a crop around ``box`` (scaled to
+        :data:`VERIFY_SIDE`), finds a face whose centre lies inside the box. BlazeFace alone also
+        boxes letters, clouds and textures (``benchmarks/face_detection.py``); the mesh's own
+        face-presence check refuses most of them."""
+        import cv2
+
+        if self._verifier is None:
+            model_path, min_confidence = self._fallback_args
+            self._verifier = _MediaPipeBackend(model_path, 1, min_confidence)
+        height, width = rgb.shape[:2]
+        x0, y0, x1, y1 = box
+        pad = VERIFY_MARGIN * max(x1 - x0, y1 - y0)
+        left, top = int(max(0, x0 - pad)), int(max(0, y0 - pad))
+        right, bottom = int(min(width, x1 + pad)), int(min(height, y1 + pad))
+        if right - left < 8 or bottom - top < 8:
+            return False
+        scale = VERIFY_SIDE / max(right - left, bottom - top)
+        crop = cv2.resize(np.ascontiguousarray(rgb[top:bottom, left:right]),
+                          (max(1, round((right - left) * scale)),
+                           max(1, round((bottom - top) * scale))), interpolation=cv2.INTER_LINEAR)
+        faces, _ = self._verifier.detect(crop, 1)
+        if not faces:
+            return False
+        fx0, fy0, fx1, fy1 = faces[0].box
+        cx, cy = left + (fx0 + fx1) / 2.0 / scale, top + (fy0 + fy1) / 2.0 / scale
+        return x0 <= cx <= x1 and y0 <= cy <= y1
 
     def boxes(self, gray: np.ndarray, exhaustive: bool = False):
         """Face boxes ``((x0, y0, x1, y1) float full-res, score)``, largest first.
