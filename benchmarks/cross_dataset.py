@@ -43,10 +43,11 @@ GOALS = {"taiwanese_accuracy": 0.65, "anger": 0.60, "disgust": 0.50, "fear": 0.2
 
 def peer_rows_photos(peer, photos, cache):
     """The peer on photos: on the pipeline's dlib crop and through its own Haar pipeline."""
-    from xfer_keras.evaluation.cross_dataset import file_sha256, paths_digest
+    from xfer_keras.assets import sha256_of
+    from xfer_keras.evaluation.cross_dataset import paths_digest
     from xfer_keras.evaluation.peer import FerPipeline
 
-    sha = file_sha256(peer.path)
+    sha = sha256_of(peer.path)
     key = {"model": sha, "paths": paths_digest(photos.paths)}
 
     def dlib_crop():
@@ -228,7 +229,7 @@ def main(argv=None) -> int:
         peer_probs = {}
         if peer is not None:
             peer_probs = {"same crops": run.cache.get(
-                {"kind": f"peer_crops_{name}", "model": cd.file_sha256(peer.path),
+                {"kind": f"peer_crops_{name}", "model": cd.sha256_of(peer.path),
                  "paths": cd.paths_digest(paths)},
                 lambda: {"probs": peer.predict_proba(load())})["probs"]}
         mask = np.ones(len(paths), bool) if kept is None else np.asarray(kept)

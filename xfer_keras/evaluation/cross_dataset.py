@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from xfer_keras.assets import sha256_of
 from xfer_keras.emotions import EMOTIONS7, canonical_emotion
 
 TAIWANESE = "taiwanese_fe"
@@ -105,14 +106,6 @@ def limit_frame(frame: pd.DataFrame, limit: int | None, seed: int = 0) -> pd.Dat
 
 
 # ----------------------------------------------------------------------------- caching
-def file_sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def default_cache_root() -> Path:
     from xfer_keras.config import cache_dir
 
@@ -622,7 +615,7 @@ class ModelRun:
 
     def __init__(self, classifier, cache_root=None):
         self.classifier = classifier
-        self.sha = file_sha256(classifier.model_file) if classifier.model_file else "in-memory"
+        self.sha = sha256_of(classifier.model_file) if classifier.model_file else "in-memory"
         self.cache_root = Path(cache_root) if cache_root is not None else None
         self.cache = ArrayCache(cache_root)
         self._reader = None

@@ -37,6 +37,8 @@ from typing import Callable
 
 import numpy as np
 
+from xfer_keras.face.detector import box_iou
+
 __all__ = [
     "CONDITIONS", "CANVAS_SIZE", "CROP_FACE_BOX", "IOU_HIT", "MAX_SCALE_RATIO", "NEGATIVE_FAMILIES",
     "SKIMAGE_NEGATIVES", "SKIMAGE_WITH_PEOPLE", "Source", "Sample", "list_sources", "points_box",
@@ -611,14 +613,6 @@ def make_backgrounds(n: int, seed: int = 0) -> list[np.ndarray]:
 
 
 # -------------------------------------------------------------------------------- scoring
-def box_iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
 def is_hit(detection, truth) -> bool:
     """IoU >= :data:`IOU_HIT`, or the detection's centre in the true box at a similar size."""
     if box_iou(detection, truth) >= IOU_HIT:
