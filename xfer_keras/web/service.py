@@ -21,7 +21,6 @@ from xfer_keras.html_page import png_bytes_uri
 from xfer_keras.web.uploads import Limits
 
 NARRATORS = ("template", "openai")
-FACE_POLICIES = ("largest", "all")
 
 
 @dataclass(frozen=True)
@@ -87,8 +86,6 @@ class ExplainService:
         """One entry per photo: ``{"file", "kind": "image", "explanations": [...]}`` (one per
         face, the CLI's ``<name>.json``; ``"panels"`` beside them when asked), or
         ``{"file", "kind": "image", "error"}``."""
-        if faces not in FACE_POLICIES:
-            raise OptionError(f"faces must be one of {FACE_POLICIES}, got {faces!r}")
         with self._lock, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a narrator fallback is in each JSON already
             self.pipeline.narrator = self._narrator(narrator)
@@ -129,8 +126,6 @@ class ExplainService:
                      narrator: str = "template", panels: bool = False) -> dict:
         """``{"file", "kind": "video", "video": summary.json}`` (+ ``"timeline"`` and the key
         frames' panels and JSON when asked)."""
-        if faces not in FACE_POLICIES:
-            raise OptionError(f"faces must be one of {FACE_POLICIES}, got {faces!r}")
         self.check_clip(path, name)
         with self._lock, warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -60,11 +60,11 @@ from xfer_keras.xfera.aus import AUSource, make_au_source
 from xfer_keras.xfera.explanation import Explanation
 from xfer_keras.xfera.fusion import ACTIVATION_RATIO, FusionResult, WEIGHT, fuse
 from xfer_keras.xfera.hot_landmarks import find_hot_landmarks
+from xfer_keras.xfera.video.explain import FACE_POLICIES
 
 DEFAULT_MARGIN = 0.1  # the paper crops the detected face region; see docs/xfera.md
 STAGES = ("load", "detect", "landmarks", "mesh", "model", "classify", "gradcam", "hot", "aus",
           "fusion", "narrate")
-FACE_POLICIES = ("largest", "all")
 
 
 def narration_input(fusion: FusionResult) -> NarrationInput:

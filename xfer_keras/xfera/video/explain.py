@@ -21,7 +21,7 @@ import time
 
 from xfer_keras.blas import one_blas_thread
 from xfer_keras.emotions import canonical_emotion
-from xfer_keras.errors import NoFaceError, XferError
+from xfer_keras.errors import NoFaceError, OptionError, XferError
 from xfer_keras.video.reader import Sampling, VideoReader
 from xfer_keras.xfera.video.result import MAX_KEY_FRAMES, VideoExplanation
 from xfer_keras.xfera.video.timeline import (DEFAULT_MIN_SEGMENT_FRAMES, DEFAULT_SMOOTH_S, find_segments,
@@ -30,7 +30,7 @@ from xfer_keras.video.tracking import DEFAULT_MAX_MISSED, FaceTracker
 
 __all__ = ["explain_video", "FACE_POLICIES"]
 
-FACE_POLICIES = ("largest", "all")
+FACE_POLICIES = ("largest", "all")  #: which faces are explained, for images and videos alike
 _DROP = ("image", "narrator", "au_source")  # the same on every row: kept once in summary.json
 
 
@@ -50,7 +50,7 @@ def explain_video(pipeline, source, sampling: Sampling | None = None, faces: str
     import pandas as pd
 
     if faces not in FACE_POLICIES:
-        raise ValueError(f"faces must be one of {FACE_POLICIES}, got {faces!r}")
+        raise OptionError(f"faces must be one of {FACE_POLICIES}, got {faces!r}")
     sampling = sampling or Sampling()
     started = time.perf_counter()
     reader = VideoReader(source, frames_fps=frames_fps)
