@@ -306,6 +306,7 @@ def cross_dataset_main(args) -> int:
               "winner": cd.row_record(win), "shipped": cd.row_record(cur),
               "bootstrap": test, "adopt": decision["adopt"],
               "chosen": cd.row_record(decision["chosen"]),
+              "best_by_option": cd.best_by_option(rows, floor),
               "candidates": [cd.row_record(r) for r in ranked]}
     out = Path(args.json) if args.json else (
         cd.default_cache_root() / f"choice_{run.sha[:12]}{suffix}.json")
@@ -350,7 +351,10 @@ def apply_cross_dataset(clf, record, chosen, run, out: Path) -> None:
                                     "labels": "ferplus"}
                                    if chosen.power and prior is not None else None)
     clf.config.extra["cross_dataset_choice"] = {k: record[k] for k in (
-        "rule", "model_sha256", "winner", "shipped", "bootstrap", "adopt", "chosen")}
+        "rule", "in_domain_floor", "model_sha256", "n_taiwanese", "n_ckplus_peaks", "winner",
+        "shipped", "bootstrap", "adopt", "chosen", "best_by_option")}
+    for superseded in ("prior_choice", "framing_choice"):  # the CK+ rule's records
+        clf.config.extra.pop(superseded, None)
     if framing_changed:
         from xfer_keras.data.ckplus_frames import ckplus_peak_frames
         from xfer_keras.evaluation.dev_sets import FaceSet

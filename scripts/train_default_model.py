@@ -78,21 +78,24 @@ def _inference_lines(clf) -> list[str]:
             f"test): {how}.")
     elif clf.config.input_blur:
         lines.append(f"- `input_blur: {clf.config.input_blur}` (given by hand).")
-    if "val_accuracy_plain" in tta:
+    crossed = extra.get("cross_dataset_choice")
+    if crossed:
+        lines.extend(_cross_dataset_lines(clf, crossed))
+    elif "val_accuracy_plain" in tta:
         lines.append(
             f"- `tta_flip: {str(clf.config.tta_flip).lower()}`: averaging each crop with its "
             f"mirror image gives validation accuracy {tta['val_accuracy_flip']:.4f} vs "
             f"{tta['val_accuracy_plain']:.4f} without; on only if it helps there.")
     else:
         lines.append(f"- `tta_flip: {str(clf.config.tta_flip).lower()}`.")
-    framing = extra.get("framing_choice")
+    framing = None if crossed else extra.get("framing_choice")
     if framing:
         table = ", ".join(f"{name} {v['ckplus_peaks_accuracy']:.3f}"
                           for name, v in framing["candidates"].items())
         lines.append(
             f"- Face crops: `{clf.crop_options()}` (`scripts/choose_image_settings.py`: "
             f"{framing['rule']}; CK+ peak-frame accuracy through dlib + crop + model: {table}).")
-    prior = extra.get("prior_choice")
+    prior = None if crossed else extra.get("prior_choice")
     if prior:
         table = ", ".join(f"{power} {v['ckplus_fullres_balanced_accuracy']:.3f}"
                           for power, v in prior["candidates"].items())
@@ -185,11 +188,52 @@ def _validation_meaning(extra: dict, labels: str | None) -> str:
             f"{main}, the {heads} head {second[epoch - 1]:.4f} against its own labels")
 
 
+def _cross_dataset_lines(clf, choice: dict) -> list[str]:
+    """The card's account of the shipped answer chosen on faces from other datasets
+    (``scripts/choose_image_settings.py --rule cross-dataset``): the settings, the rule, the
+    winner against the previous answer with its bootstrap interval, and the best rule score each
+    option reached."""
+    chosen, before, test = choice["chosen"], choice["shipped"], choice["bootstrap"]
+    setting = chosen["setting"]
+    low, high = test["interval"]
+    best = choice.get("best_by_option", {})
+
+    def options(name, fmt=str):
+        return ", ".join(f"{fmt(k)} {v:.3f}" for k, v in best.get(name, {}).items())
+
+    correction = clf.config.prior_correction or {}
+    return [
+        f"- Shipped answer: the main head, `tta_flip: {str(clf.config.tta_flip).lower()}`, crops "
+        f"`{clf.crop_options()}`, prior correction power {setting['power']:g} (probabilities "
+        f"divided by the training class mix, {correction.get('labels', 'ferplus')} targets, to "
+        "that power and renormalised: Bayes' rule from the training mix to a balanced one).",
+        f"- Chosen on faces from other datasets by `scripts/choose_image_settings.py --rule "
+        f"cross-dataset` (`xfer_keras.evaluation.cross_dataset`): {choice['rule']}. Dev sets: "
+        f"Taiwanese ({choice.get('n_taiwanese', '?')} photos; never trained on) and the CK+ "
+        f"peaks of unseen subjects ({choice.get('n_ckplus_peaks', '?')} photos).",
+        f"- Result: {chosen['label']}: rule score {chosen['score']:.4f} (Taiwanese balanced "
+        f"accuracy {chosen['taiwanese_balanced']:.4f}, accuracy {chosen['taiwanese_accuracy']:.4f}; "
+        f"CK+ peaks balanced {chosen['ckplus_balanced']:.4f}; FER+ validation "
+        f"{(chosen.get('in_domain_accuracy') or float('nan')):.4f}) against {before['label']}: "
+        f"{before['score']:.4f} ({before['taiwanese_balanced']:.4f}, "
+        f"{before['taiwanese_accuracy']:.4f}; {before['ckplus_balanced']:.4f}; "
+        f"{(before.get('in_domain_accuracy') or float('nan')):.4f}). Taiwanese balanced-accuracy "
+        f"gain {chosen['taiwanese_balanced'] - before['taiwanese_balanced']:+.4f}, 90 % interval "
+        f"over {test['n_resamples']} performer-grouped resamples [{low:+.4f}, {high:+.4f}]"
+        + (": adopted." if choice.get("adopt") else ": holds 0, not adopted."),
+        *([f"- Best rule score per option (among the settings above the in-domain floor): "
+           f"prior power: {options('power')}; framing: {options('framing')}; mirror: "
+           f"{options('mirror')}; weight of the `fer2013` head in a blend: "
+           f"{options('head_weight')}."] if best else []),
+    ]
+
+
 def write_model_card(path: Path, model_file: Path, clf, evaluations: dict, info: dict,
-                     notes: str = "") -> None:
+                     notes: str = "", lead: str = "") -> None:
     """The model card from the model's embedded config and the test evaluations (name ->
-    Evaluation); ``notes`` (markdown: how the settings were chosen and the evidence, peer comparison, goals) goes in
-    verbatim before the limits."""
+    Evaluation); ``lead`` (markdown: the cross-dataset table of ``benchmarks/cross_dataset.py
+    --card-table``) opens the card; ``notes`` (markdown: how the settings were chosen and the
+    evidence, goals) goes in verbatim before the limits."""
     extra = clf.config.extra
     evaluation = evaluations["fer2013_test"]
     ferplus = evaluations.get("fer2013_test_ferplus_majority")
@@ -200,6 +244,7 @@ def write_model_card(path: Path, model_file: Path, clf, evaluations: dict, info:
         "config embedded as `xfer_config.json`). Load it with "
         "`EmotionClassifier.load()`.",
         "",
+        *([lead.strip(), ""] if lead.strip() else []),
         "## Model",
         f"- Architecture: `{clf.config.architecture}` - "
         f"{extra.get('description', '')}; {clf.model.count_params():,} parameters. "
@@ -436,6 +481,9 @@ def main(argv=None) -> int:
                              "--evaluate-only here)")
     parser.add_argument("--quick", action="store_true", help="tiny subset, 1 epoch (CI)")
     parser.add_argument("--card", default=None, help="model card path (default next to --out)")
+    parser.add_argument("--lead", default=None, metavar="MD",
+                        help="markdown that opens the card: the cross-dataset table "
+                             "(benchmarks/cross_dataset.py --card-table MD)")
     parser.add_argument("--notes", default=None,
                         help="markdown file put into the card verbatim (how the settings were "
                              "chosen, peer table, goals)")
@@ -834,7 +882,9 @@ def finalize(best, args, out: Path, recipe, data: Fer2013Arrays, x_va, y_va, inf
     y_va = np.asarray(y_va)
     if y_va.ndim == 2 and y_va.shape[1] == 2 * len(best.class_names):  # two heads: the main one
         y_va = y_va[:, :len(best.class_names)]
-    if args.tta_flip == "auto":
+    if args.tta_flip == "auto" and "cross_dataset_choice" in best.config.extra:
+        tta_record = best.config.extra.get("tta_flip_choice", {})  # the rule chose the mirror
+    elif args.tta_flip == "auto":
         tta_record = choose_tta_flip(best, x_va, y_va.argmax(1) if y_va.ndim == 2 else y_va)
     else:
         best.config.tta_flip, tta_record = args.tta_flip == "on", {"method": "given on the command line"}
@@ -856,7 +906,8 @@ def finalize(best, args, out: Path, recipe, data: Fer2013Arrays, x_va, y_va, inf
                    title=f"{best.config.architecture} on FER2013 test "
                          f"(acc {evaluation.accuracy:.3f})")
     notes = Path(args.notes).read_text() if args.notes else ""
-    write_model_card(card, out, best, evaluations, info, notes)
+    lead = Path(args.lead).read_text() if args.lead else ""
+    write_model_card(card, out, best, evaluations, info, notes, lead)
     for key, evaluation in evaluations.items():
         print(f"{key}: accuracy {evaluation.accuracy:.4f} macro F1 {evaluation.macro_f1:.4f} "
               f"({len(evaluation.y_true)} images)")

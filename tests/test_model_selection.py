@@ -220,12 +220,13 @@ def test_the_chooser_on_the_shipped_model_picks_the_settings_stored_in_it(ckplus
                                                                         shipped_classifier,
                                                                         tmp_path):
     """Known answer, end to end on the real dev sets: with the training mix recorded in its file,
-    ``choose_image_settings.py`` picks the shipped model's own settings (mirror
-    averaging on): the FER2013 framing with the eyes level and no prior correction (power 0,
+    ``choose_image_settings.py`` (the CK+ rule) picks the shipped model's framing (mirror
+    averaging on): the FER2013 framing with the eyes level, and no prior correction (power 0,
     which ties exactly with 0.25 on CK+ full-res, and exact ties go to the smaller power; the
     upright framing ties with it too, and the earlier candidate stays). Every dlib-box crop is
     far behind that framing for this model. As the only model it is the incumbent that
-    stays."""
+    stays. The shipped prior power is not this rule's: the cross-dataset rule chose power 1,
+    and its record in the file says so."""
     import json
 
     clf = shipped_classifier
@@ -239,7 +240,9 @@ def test_the_chooser_on_the_shipped_model_picks_the_settings_stored_in_it(ckplus
     assert choice["posed_ties"] == []
     assert best["framing"] == "fer2013 (eyes level)" and best["power"] == 0.0
     assert clf.crop_options() == {"framing": "fer2013"}
-    assert clf.config.prior_correction is None and clf.config.tta_flip  # power 0: none stored
+    crossed = clf.config.extra["cross_dataset_choice"]
+    assert crossed["adopt"] and crossed["chosen"]["setting"]["power"] == 1.0
+    assert clf.config.prior_correction["power"] == 1.0 and clf.config.tta_flip
     assert best["ckplus_fullres"]["balanced_accuracy"] > 0.94
     assert len(best["ckplus48_pred"]) == best["ckplus48"]["n"]
 

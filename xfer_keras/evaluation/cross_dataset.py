@@ -589,6 +589,23 @@ def decide(rows: list[dict], shipped: Setting, taiwanese_labels, performers,
             "chosen": best if adopt else current}
 
 
+def best_by_option(rows: list[dict], floor: float | None = None) -> dict:
+    """For each option of a setting (head weight, power, framing, mirror) and each of its
+    values, the best rule score among the rows that keep the in-domain ``floor``: what the
+    model card prints to show how much each choice mattered."""
+    rows = [r for r in rows if eligible(r, floor)]
+    out: dict = {}
+    for option in ("head_weight", "power", "framing", "mirror"):
+        best: dict = {}
+        for row in rows:
+            value = getattr(row["setting"], option)
+            key = ("on" if value else "off") if option == "mirror" else (
+                value if option == "framing" else f"{value:g}")
+            best[key] = max(best.get(key, -1.0), float(row["score"]))
+        out[option] = best
+    return out
+
+
 def row_record(row: dict) -> dict:
     """A candidate row as JSON (no per-image predictions)."""
     return {"setting": row["setting"].to_dict(), "label": row["setting"].label(),
