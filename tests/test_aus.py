@@ -126,7 +126,7 @@ def test_blendshape_source_naive_and_calibrated():
     params = load_calibration()
     assert set(int(k) for k in params["aus"]) <= set(CALIBRATION_FEATURES)
     reading = calibrated.read(blendshapes=shapes)
-    assert reading.source == "blendshapes" and reading.scale == (0.0, 1.0)
+    assert reading.source == "blendshapes:calibrated" and reading.scale == (0.0, 1.0)
     assert all(0.0 <= v <= 1.0 for v in reading.intensities.values())
     assert reading.present(12) and not reading.present(25) and not reading.present(27)
     neutral = calibrated.read(blendshapes={k: 0.0 for k in shapes})

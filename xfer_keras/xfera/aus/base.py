@@ -2,14 +2,16 @@
 
 Each source has its own **scale** and **presence threshold**, and says so in every reading:
 
-=====================  ==========  ==========================================================
-source                 scale       presence threshold
-=====================  ==========  ==========================================================
-``openface``           0 - 5       0.3 (the paper's value on OpenFace's ``AUxx_r`` intensity)
-``blendshapes``        0 - 1       per AU (calibrated probability, fitted by
-                                   ``scripts/au_agreement.py``; 0.5 unless tuned)
-``blendshapes:naive``  0 - 1       0.2 on the raw blendshape score
-=====================  ==========  ==========================================================
+==========================  ==========  =====================================================
+source                      scale       presence threshold
+==========================  ==========  =====================================================
+``openface``                0 - 5       0.3 (the paper's value on OpenFace's ``AUxx_r``)
+``blendshapes``             0 - 1       per AU (probability of the learned mesh detector,
+                                        fitted by ``scripts/au_agreement.py``)
+``blendshapes:calibrated``  0 - 1       per AU (probability of the blendshape regressions,
+                                        fitted by the same script)
+``blendshapes:naive``       0 - 1       0.2 on the raw blendshape score
+==========================  ==========  =====================================================
 """
 
 from __future__ import annotations

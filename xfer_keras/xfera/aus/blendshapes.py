@@ -1,10 +1,11 @@
 """Offline Action Units from MediaPipe's 52 face blendshapes (no C++ build, no download).
 
-Two documented mappings, both on a **0-1** scale:
+Two documented mappings, both on a **0-1** scale (the default ``blendshapes`` source is the
+learned mesh detector of :mod:`xfer_keras.xfera.aus.learned`, which reads them better):
 
 * ``naive`` - each AU is the max over its blendshapes (and left/right) in :data:`NAIVE_MAPPING`,
   present at >= 0.2. Measured on CK+ peaks: mean F1 ~0.43-0.49; AU6 and AU9 never fire.
-* ``calibrated`` (default) - one logistic regression per AU on a few related blendshapes
+* ``calibrated`` (``blendshapes:calibrated``) - one logistic regression per AU on a few related blendshapes
   (:data:`CALIBRATION_FEATURES`), left/right merged by max; the intensity is the predicted
   probability that the AU is coded present, present at the AU's threshold (0.5). Fitted by
   ``scripts/au_agreement.py`` on the FACS codes of CK+ peak frames, validated leave-one-subject-out,
@@ -253,7 +254,7 @@ class BlendshapeAUSource(AUSource):
         if mapping not in MAPPINGS:
             raise OptionError(f"mapping must be one of {MAPPINGS}, got {mapping!r}")
         self.mapping = mapping
-        self.name = "blendshapes" if mapping == "calibrated" else "blendshapes:naive"
+        self.name = f"blendshapes:{mapping}"
         if mapping == "calibrated":
             self.params = dict(params) if params is not None else load_calibration()
             self.thresholds = {int(k): float(v["threshold"]) for k, v in self.params["aus"].items()}
