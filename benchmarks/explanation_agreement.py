@@ -12,6 +12,12 @@ AUs' landmarks), hot precision (the AUs the narration names), and how often the 
 typical AU (else it calls the result uncertain), overall and over the correct answers. The AU
 source is the same for every model, so the differences are the models' Grad-CAM and answers.
 These are dev frames: a model choice may use them, a held-out claim may not.
+
+    python benchmarks/explanation_agreement.py --maps [benchmarks/attribution_maps.py options]
+
+compares attribution maps instead (Grad-CAM, Grad-CAM++, LayerCAM, HiResCAM at several layers,
+fusions, Integrated Gradients, SmoothGrad): focus against the FACS codes and an oracle,
+faithfulness against random deletion orders, time; see ``benchmarks/attribution_maps.py``.
 """
 
 from __future__ import annotations
@@ -60,12 +66,20 @@ def score_model(model_path, frames, pipeline_options=None) -> tuple[dict, list]:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--maps" in argv:
+        sys.path.insert(0, str(REPO / "benchmarks"))
+        from attribution_maps import main as maps_main
+
+        return maps_main([a for a in argv if a != "--maps"])
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", action="append", default=None,
                         help="a .keras file (repeat to compare; default: the default model)")
     parser.add_argument("--layers", default=None,
                         help="comma-separated Grad-CAM layers to compare (default: each model's own)")
     parser.add_argument("--n-last", type=int, default=1)
+    parser.add_argument("--maps", action="store_true",
+                        help="compare attribution maps instead (benchmarks/attribution_maps.py)")
     args = parser.parse_args(argv)
 
     from xfer_keras.models.classifier import EmotionClassifier

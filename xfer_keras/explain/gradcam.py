@@ -1,18 +1,26 @@
 """Grad-CAM (fast engine or tf-keras-vis), Grad-CAM++, ScoreCAM and LayerCAM (tf-keras-vis),
-batched, never mutating the model.
+HiResCAM and multi-layer fusions (CAM engine), batched, never mutating the model.
 
 >>> from xfer_keras.explain.gradcam import GradCAM
 >>> cams = GradCAM(clf).explain(crops)               # (N, S, S) in [0, 1] at crop resolution
 >>> probs, cams, targets = GradCAM(clf).classify_and_explain(crops)   # one forward pass
 >>> cams = GradCAM(clf, method="gradcam++", layer="bam2").explain(crops, targets=[3, 3])
+>>> cams = GradCAM(clf, method="layercam", layer="bam1,bam2", engine="cam").explain(crops)
 
 * ``engine``: ``"fast"`` (:mod:`xfer_keras.explain.fast_gradcam`: classify and Grad-CAM in one
   traced function, equal to tf-keras-vis' Grad-CAM within 1e-4, tested on CK+), ``"litert"``
   (:mod:`xfer_keras.explain.litert_gradcam`: that function exported once and run by LiteRT,
-  without TensorFlow; same test) or ``"tf-keras-vis"`` (the reference; every method).
-  ``"auto"`` (default), for ``method="gradcam"`` and a model that allows it (a ``logits`` layer
-  or a linear output): LiteRT for a classifier loaded from a file when ``ai-edge-litert`` is
-  installed (falling back, with a warning, when the export fails), else the fast engine.
+  without TensorFlow; same test), ``"tf-keras-vis"`` (the reference; methods ``gradcam``,
+  ``gradcam++``, ``scorecam``, ``layercam``), or ``"cam"`` / ``"cam-litert"``
+  (:class:`~xfer_keras.explain.cam_maps.FusedCAM`: classify and ``gradcam``, ``gradcam++``,
+  ``layercam`` or ``hirescam`` at one layer or several in one traced function, by TensorFlow or
+  exported to LiteRT). ``"auto"`` (default), for ``method="gradcam"`` at one layer and a model
+  that allows it (a ``logits`` layer or a linear output): LiteRT for a classifier loaded from a
+  file when ``ai-edge-litert`` is installed (falling back, with a warning, when the export
+  fails), else the fast engine; for ``hirescam`` or several layers: ``cam-litert`` likewise,
+  else ``cam``; for the other methods: tf-keras-vis.
+* ``layer``: one layer name, or several (``"bam1,bam2"``, CAM engines only): the map is the mean
+  of the layers' min-max scaled maps at the crop resolution, scaled again.
 
 * Given an :class:`~xfer_keras.models.classifier.EmotionClassifier`, ``explain`` takes raw
   uint8 RGB crops (any size), preprocesses them, and returns heatmaps at the crops' resolution.
@@ -37,10 +45,13 @@ from typing import Sequence
 
 import numpy as np
 
-METHODS = ("gradcam", "gradcam++", "scorecam", "layercam")
-ENGINES = ("auto", "litert", "fast", "tf-keras-vis")
+METHODS = ("gradcam", "gradcam++", "scorecam", "layercam", "hirescam")
+ENGINES = ("auto", "litert", "fast", "tf-keras-vis", "cam", "cam-litert")
 #: engines that classify and explain in one pass (the same function, LiteRT or TensorFlow)
-FUSED_ENGINES = ("litert", "fast")
+FUSED_ENGINES = ("litert", "fast", "cam", "cam-litert")
+#: engines of :class:`~xfer_keras.explain.cam_maps.FusedCAM` and the methods they compute
+CAM_ENGINES = ("cam", "cam-litert")
+CAM_ENGINE_METHODS = ("gradcam", "gradcam++", "layercam", "hirescam")
 
 
 def method_needs_reference(method: str) -> bool:
@@ -49,8 +60,9 @@ def method_needs_reference(method: str) -> bool:
 
 
 class GradCAM:
-    """Grad-CAM / Grad-CAM++ / ScoreCAM / LayerCAM explainer for an EmotionClassifier or a Keras
-    model; ``engine`` picks the fast fused Grad-CAM or tf-keras-vis (see the module notes)."""
+    """Grad-CAM / Grad-CAM++ / ScoreCAM / LayerCAM / HiResCAM explainer for an EmotionClassifier
+    or a Keras model; ``engine`` picks the fast fused Grad-CAM, the CAM engine or tf-keras-vis
+    (see the module notes)."""
 
     def __init__(self, clf_or_model, layer: str | None = None, method: str = "gradcam",
                  batch_size: int = 32, engine: str = "auto"):
@@ -75,13 +87,23 @@ class GradCAM:
             self.classifier = None
             self._model = clf_or_model
             default_layer = default_gradcam_layer(clf_or_model)
+        if layer is not None and not isinstance(layer, str):
+            layer = ",".join(layer)
         self.layer = layer or default_layer
         self._visualizer = None
         self._fused = None
         self._litert_path = None
         self.engine = self._resolve_engine(engine)
         if self.engine != "litert" or self.classifier.model_loaded:
-            self.model.get_layer(self.layer)  # ValueError early for an unknown layer name
+            for name in self.layers:  # ValueError early for an unknown layer name
+                self.model.get_layer(name)
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """The layer names the maps come from (one, or several for a fusion)."""
+        from xfer_keras.explain.cam_maps import parse_layers
+
+        return parse_layers(self.layer)
 
     @property
     def model(self):
@@ -96,6 +118,13 @@ class GradCAM:
         from xfer_keras.explain.fast_gradcam import fast_engine_supports
 
         from_file = self.classifier is not None and getattr(self.classifier, "model_file", None) is not None
+        several = len(self.layers) > 1
+        if engine in CAM_ENGINES or (engine == "auto" and (self.method == "hirescam" or several)):
+            return self._resolve_cam_engine(engine, from_file)
+        if several:
+            raise ValueError(f"several layers ({self.layer!r}) need engine 'cam' or 'cam-litert'")
+        if self.method == "hirescam":
+            raise ValueError(f"hirescam runs on engine 'cam' or 'cam-litert', not {engine!r}")
         if engine in ("fast", "litert") and method_needs_reference(self.method):
             raise ValueError(f"the {engine} engine does Grad-CAM only (method {self.method!r}); "
                              "use engine='tf-keras-vis'")
@@ -130,16 +159,56 @@ class GradCAM:
                                   "engine", RuntimeWarning, stacklevel=3)
         return "fast" if fast_engine_supports(self.model) else "tf-keras-vis"
 
+    def _resolve_cam_engine(self, engine: str, from_file: bool) -> str:
+        """``cam`` (TensorFlow), or ``cam-litert`` (the same function exported; ``auto`` takes it
+        for a classifier loaded from a file when LiteRT is installed and the export works)."""
+        from xfer_keras.explain import litert_gradcam
+        from xfer_keras.explain.fast_gradcam import fast_engine_supports
+
+        if self.method not in CAM_ENGINE_METHODS:
+            raise ValueError(f"the CAM engines compute {CAM_ENGINE_METHODS}, not {self.method!r}")
+        if engine == "cam" or (engine == "auto" and not (from_file and litert_gradcam.litert_available())):
+            if not fast_engine_supports(self.model):
+                raise ValueError("the CAM engine needs a model with a 'logits' layer or a linear "
+                                 f"output (model {self.model.name})")
+            return "cam"
+        if engine == "cam-litert" and not from_file:
+            raise ValueError("the cam-litert engine needs an EmotionClassifier loaded from a "
+                             ".keras file (EmotionClassifier.load)")
+        if engine == "cam-litert" and not litert_gradcam.litert_available():
+            raise ValueError("the cam-litert engine needs the LiteRT runtime: pip install "
+                             "ai-edge-litert")
+        from xfer_keras.explain.cam_maps import litert_cam_model_for
+
+        try:
+            self._litert_path = litert_cam_model_for(self.classifier, self.method, self.layers)
+            return "cam-litert"
+        except Exception as error:  # noqa: BLE001  (an op TFLite lacks, a mismatch...)
+            if engine == "cam-litert":
+                raise
+            import warnings
+
+            warnings.warn(f"no LiteRT export of {self.method} at {self.layer} "
+                          f"({str(error).splitlines()[0][:200]}); using the TensorFlow engine",
+                          RuntimeWarning, stacklevel=3)
+            return "cam"
+
     @property
     def mirror(self) -> bool:
         """Whether maps average each input and its mirror image (a ``tta_flip`` classifier)."""
         return self.classifier is not None and bool(getattr(self.classifier.config, "tta_flip", False))
 
     def _fused_engine(self):
-        if self._fused is None and self.engine == "litert":
+        if self._fused is None and self.engine in ("litert", "cam-litert"):
             from xfer_keras.explain.litert_gradcam import LiteRTGradCAM
 
             self._fused = LiteRTGradCAM(self._litert_path)
+        if self._fused is None and self.engine == "cam":
+            from xfer_keras.explain.cam_maps import FusedCAM
+
+            weights = None if self.classifier is None else self.classifier.class_weights()
+            self._fused = FusedCAM(self.model, self.layers, self.method, mirror=self.mirror,
+                                   class_weights=weights)
         if self._fused is None:
             from xfer_keras.explain.fast_gradcam import FusedGradCAM
 
