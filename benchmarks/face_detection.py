@@ -3,6 +3,7 @@ Haar cascade, on faces as people photograph them and on images without a face.
 
     python benchmarks/face_detection.py [--limit 100] [--negatives 300] [--seed 0] [--cnn]
                                         [--settings pipeline,hog,mediapipe,haar] [--redetect]
+                                        [--verify]
 
 Positives: ``--limit`` faces from each of CK+ frames, Taiwanese and FER2013 *train* (4x
 upscaled), each under every condition of :data:`xfer_keras.evaluation.face_detection.CONDITIONS`,
@@ -26,6 +27,12 @@ performer, FER image, negative source) to maximise mean recall minus the share o
 a false face; every figure printed is on the "report" half, at the shipped setting and at the
 tuned threshold. A detection hits a face at IoU >= 0.3 or with its centre in the true box at a
 similar size (module doc of ``xfer_keras.evaluation.face_detection``).
+
+``--verify`` adds the pipeline's face check: of the pipeline setting's detections on the report
+half, per condition, the true faces (and on the negatives the false faces) that the face mesh
+of the whole image confirms, and that it or the mesh on a crop around the box confirms
+(:class:`xfer_keras.face.FaceVerifier`). The explain pipeline explains an unconfirmed face as a
+weak detection (``face_verified: false``, confidence at most Medium).
 """
 
 from __future__ import annotations
@@ -193,6 +200,75 @@ def detect_all(key, samples, folder: Path, redetect: bool, log):
     return setting.name, detections, ms, meta
 
 
+# ------------------------------------------------------------------------- verification
+def verify_all(samples, detections: dict, folder: Path, redetect: bool, log) -> dict:
+    """What the pipeline's face check says of each detection of the report half: ``id ->
+    [[whole-image mesh confirms, mesh or crop check confirms], ...]`` (cached)."""
+    from xfer_keras.errors import NoFaceError
+    from xfer_keras.evaluation.face_detection import load_image
+    from xfer_keras.face import FaceVerifier, LandmarkDetector
+
+    cache = folder / "detections" / "pipeline_verification.json"
+    wanted = [s.id for s in samples if s.half == "report" and detections.get(s.id)]
+    if cache.is_file() and not redetect:
+        stored = json.loads(cache.read_text())
+        if set(wanted) <= set(stored):
+            return stored
+    out = {}
+    with LandmarkDetector("mediapipe") as mesh:
+        verifier = FaceVerifier()
+        for n, sample_id in enumerate(wanted):
+            image = load_image(folder, sample_id)
+            try:
+                faces = mesh.detect(image, policy="all")
+            except NoFaceError:
+                faces = []
+            marks = []
+            for box, _, _ in detections[sample_id]:
+                x0, y0, x1, y1 = box
+                whole = any(x0 <= (f.box[0] + f.box[2]) / 2 <= x1 and
+                            y0 <= (f.box[1] + f.box[3]) / 2 <= y1 for f in faces)
+                marks.append([whole, whole or verifier.confirms(image, box)])
+            out[sample_id] = marks
+            if n % 500 == 499:
+                log(f"  verification: {n + 1}/{len(wanted)}")
+        verifier.close()
+    tmp = cache.with_suffix(".tmp")
+    tmp.write_text(json.dumps(out))
+    tmp.replace(cache)
+    return out
+
+
+def print_verification(samples, detections: dict, marks: dict, conditions) -> None:
+    """Per condition, the pipeline's true detections the face check confirms; on the negatives,
+    the false faces it confirms (a confirmed face is explained as usual, an unconfirmed one as a
+    weak detection: confidence at most Medium)."""
+    from xfer_keras.evaluation.face_detection import match_detections
+
+    counts = {}
+    for s in samples:
+        if s.half != "report" or s.id not in marks:
+            continue
+        found = detections[s.id]
+        true = match_detections([(d[0], d[1]) for d in found], s.boxes)[1] if s.positive \
+            else [False] * len(found)
+        key = s.condition if s.positive else "negatives (false faces)"
+        row = counts.setdefault(key, [0, 0, 0])
+        for is_true, (whole, either) in zip(true, marks[s.id]):
+            if is_true == s.positive:
+                row[0] += 1
+                row[1] += int(whole)
+                row[2] += int(either)
+    print("\n## The pipeline's face check (report half): detections the face mesh confirms")
+    print("| condition | detections | confirmed by the whole-image mesh | + mesh on a crop "
+          "around the box |")
+    print("|---|---|---|---|")
+    for key in [*conditions, "negatives (false faces)"]:
+        if key in counts:
+            n, whole, either = counts[key]
+            print(f"| {key} | {n} | {_pct(whole, n)} | {_pct(either, n)} |")
+
+
 # ------------------------------------------------------------------------------- tables
 def _pct(h, n):
     return f"{h / n:.3f}" if n else "-"
@@ -273,6 +349,9 @@ def main(argv=None) -> int:
     parser.add_argument("--settings", default="pipeline,hog,mediapipe,haar")
     parser.add_argument("--cnn", action="store_true", help="add dlib's CNN detector (slow)")
     parser.add_argument("--redetect", action="store_true", help="ignore cached detections")
+    parser.add_argument("--verify", action="store_true",
+                        help="also print which of the pipeline's detections its face check "
+                             "(the face mesh) confirms")
     args = parser.parse_args(argv)
 
     def log(text):
@@ -284,10 +363,11 @@ def main(argv=None) -> int:
     samples = fd.build_set(data_dir(), folder, args.limit, args.negatives, args.seed, log=log)
     log(f"{len(samples)} images in {folder} ({time.perf_counter() - t0:.0f} s)")
     conditions = fd.condition_names()
-    results = []
+    results, found = [], {}
     for key in keys:
         t = time.perf_counter()
         name, detections, ms, meta = detect_all(key, samples, folder, args.redetect, log)
+        found[key] = detections
         log(f"{name}: detections in {time.perf_counter() - t:.0f} s")
         detectors = tuple(meta["detectors"])
         shipped = meta["shipped"]
@@ -307,6 +387,10 @@ def main(argv=None) -> int:
             "ms_by_condition": {c: float(np.mean(v)) for c, v in by_condition.items()},
         })
     print_tables(samples, results, conditions)
+    if args.verify:
+        detections = found.get("pipeline") or detect_all("pipeline", samples, folder, False, log)[1]
+        marks = verify_all(samples, detections, folder, args.redetect, log)
+        print_verification(samples, detections, marks, conditions)
     log(f"total {time.perf_counter() - t0:.0f} s")
     return 0
 

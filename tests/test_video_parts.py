@@ -187,6 +187,49 @@ def test_fallback_finds_a_tilted_face_hog_misses(dlib_detectors, ckplus_dir, ck_
         fallback.detect(np.zeros((200, 200, 3), np.uint8))
 
 
+def test_tile_windows_cover_the_image_at_two_scales():
+    from xfer_keras.face.detector import tile_windows
+
+    windows = tile_windows(960, 1280)
+    assert {side for _, _, side in windows} == {640, 320}
+    for side in (640, 320):
+        mine = [(x, y) for x, y, s in windows if s == side]
+        assert max(x for x, _ in mine) + side == 1280 and max(y for _, y in mine) + side == 960
+        assert min(x for x, _ in mine) == 0 and min(y for _, y in mine) == 0
+    assert tile_windows(300, 360) == []  # a half of the longer side is under 192 px
+
+
+def test_a_small_face_in_a_large_photo_is_found_in_tiles(dlib_detectors, ckplus_dir, ck_rows):
+    """A CK+ face 40 px tall pasted into a 1280x960 grey photo: dlib's HOG misses it and so does
+    MediaPipe's BlazeFace on the whole image (it sees 128 px); on the tiles, it is found, the
+    mesh confirms it, and the box lies on the face."""
+    import cv2
+
+    from xfer_keras.evaluation.face_detection import is_hit
+
+    plain, fallback = dlib_detectors
+    for row in ck_rows[:3]:
+        rgb = sequence_frames(ckplus_dir, row)[-1]
+        x0, y0, x1, y1 = plain.detect_one(rgb).box
+        pad = (y1 - y0) // 2
+        patch = rgb[max(0, y0 - pad):y1 + pad, max(0, x0 - pad):x1 + pad]
+        scale = 40 / (y1 - y0)
+        small = cv2.resize(patch, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        canvas = np.full((960, 1280, 3), 120, np.uint8)
+        top, left = 610, 900
+        canvas[top:top + small.shape[0], left:left + small.shape[1]] = small
+        face_top = top + (min(pad, y0)) * scale
+        face_left = left + (min(pad, x0)) * scale
+        truth = (face_left, face_top, face_left + (x1 - x0) * scale, face_top + 40)
+        with pytest.raises(NoFaceError):
+            plain.detect(canvas)
+        backend = fallback._backend()
+        assert backend._fallback_boxes(canvas, tiles=False) == []
+        face = fallback.detect_one(canvas)
+        assert face.detector == "mediapipe-face-detector"
+        assert is_hit(face.box, truth), (face.box, truth)
+
+
 def test_the_fallback_keeps_only_boxes_the_face_mesh_confirms(dlib_detectors):
     """Face-free landscapes and rendered text (the detection benchmark's negatives): MediaPipe's
     BlazeFace alone boxes some of them as faces; the fallback, which keeps a box only when the

@@ -16,6 +16,7 @@ from xfer_keras.face.crop import FRAMINGS, Framing, crop_face, eye_angle, square
 from xfer_keras.face.detector import (
     BACKENDS,
     POLICIES,
+    FaceVerifier,
     LandmarkDetector,
     clamp_box,
     detect_face,
@@ -30,6 +31,7 @@ __all__ = [
     "load_image",
     "Face",
     "Crop",
+    "FaceVerifier",
     "LandmarkDetector",
     "detect_faces",
     "detect_face",

@@ -43,6 +43,7 @@ __all__ = [
     "BACKENDS",
     "POLICIES",
     "FALLBACKS",
+    "FaceVerifier",
     "LandmarkDetector",
     "detect_faces",
     "detect_face",
@@ -63,6 +64,11 @@ UPRIGHT_ROLL_DEG = 10.0  # tilts above this are rotated upright for the 68-point
 #: crop adds this share of the box on every side and is scaled to ``VERIFY_SIDE`` pixels.
 VERIFY_MARGIN = 0.5
 VERIFY_SIDE = 256
+#: the fallback's tiles when BlazeFace finds nothing in the whole image (:func:`tile_windows`):
+#: windows of a half and a quarter of the longer side, at least 192 px, overlapping by a quarter
+TILE_FRACTIONS = (0.5, 0.25)
+TILE_MIN_SIDE = 192
+TILE_OVERLAP = 0.25
 
 
 def clamp_box(x0: float, y0: float, x1: float, y1: float, width: int, height: int):
@@ -135,6 +141,70 @@ def _take_frontal_detector(dlib):
     return dlib.get_frontal_face_detector()
 
 
+def tile_windows(height: int, width: int, fractions=TILE_FRACTIONS, min_side: int = TILE_MIN_SIDE,
+                 overlap: float = TILE_OVERLAP) -> list[tuple[int, int, int]]:
+    """Square windows ``(x, y, side)`` over an image: for each fraction, windows of that share of
+    the longer side (at least ``min_side`` px, at most the shorter side), overlapping by
+    ``overlap`` and reaching every edge."""
+    out = []
+    for fraction in fractions:
+        side = min(int(round(max(height, width) * fraction)), height, width)
+        if side < min_side:
+            continue
+        stride = max(1, int(side * (1.0 - overlap)))
+
+        def starts(extent):
+            values = list(range(0, extent - side + 1, stride))
+            if values[-1] + side < extent:
+                values.append(extent - side)
+            return values
+
+        out.extend((x, y, side) for y in starts(height) for x in starts(width))
+    return out
+
+
+class FaceVerifier:
+    """Confirms a face box with MediaPipe's face mesh: run on a crop around the box (scaled to
+    :data:`VERIFY_SIDE`), the FaceLandmarker must find a face whose centre lies inside the box.
+    BlazeFace and dlib's HOG also box letters, clouds, textures and cartoon faces
+    (``benchmarks/face_detection.py``); the mesh's own face-presence check refuses most of them,
+    and on a crop it also sees faces too small for a mesh of the whole image. One per thread;
+    the mesh model loads on the first call."""
+
+    def __init__(self, model_path=None, min_confidence: float = 0.5):
+        self._args = (model_path, min_confidence)
+        self._mesh = None
+
+    def close(self) -> None:
+        mesh, self._mesh = self._mesh, None
+        if mesh is not None:
+            mesh.close()
+
+    def confirms(self, rgb: np.ndarray, box) -> bool:
+        import cv2
+
+        if self._mesh is None:
+            model_path, min_confidence = self._args
+            self._mesh = _MediaPipeBackend(model_path, 1, min_confidence)
+        height, width = rgb.shape[:2]
+        x0, y0, x1, y1 = box
+        pad = VERIFY_MARGIN * max(x1 - x0, y1 - y0)
+        left, top = int(max(0, x0 - pad)), int(max(0, y0 - pad))
+        right, bottom = int(min(width, x1 + pad)), int(min(height, y1 + pad))
+        if right - left < 8 or bottom - top < 8:
+            return False
+        scale = VERIFY_SIDE / max(right - left, bottom - top)
+        crop = cv2.resize(np.ascontiguousarray(rgb[top:bottom, left:right]),
+                          (max(1, round((right - left) * scale)),
+                           max(1, round((bottom - top) * scale))), interpolation=cv2.INTER_LINEAR)
+        faces, _ = self._mesh.detect(crop, 1)
+        if not faces:
+            return False
+        fx0, fy0, fx1, fy1 = faces[0].box
+        cx, cy = left + (fx0 + fx1) / 2.0 / scale, top + (fy0 + fy1) / 2.0 / scale
+        return x0 <= cx <= x1 and y0 <= cy <= y1
+
+
 class _DlibBackend:
     name = "dlib"
 
@@ -162,39 +232,32 @@ class _DlibBackend:
             if model is not None:
                 model.close()
 
-    def _fallback_boxes(self, rgb: np.ndarray):
-        """BlazeFace's boxes that the face mesh confirms (:meth:`_mesh_confirms`)."""
+    def _fallback_boxes(self, rgb: np.ndarray, tiles: bool = False):
+        """BlazeFace's boxes that the face mesh confirms (:meth:`_mesh_confirms`). ``tiles``:
+        when BlazeFace finds no face in the whole image, look again in overlapping tiles
+        (:func:`tile_windows`): it sees the image at 128 px, where a face a tenth of the
+        image tall is a dozen pixels."""
         if self._blazeface is None:
             self._blazeface = _BlazeFaceDetector(*self._fallback_args)
-        return [item for item in self._blazeface.boxes(rgb) if self._mesh_confirms(rgb, item[0])]
+        found = [item for item in self._blazeface.boxes(rgb) if self._mesh_confirms(rgb, item[0])]
+        if found or not tiles:
+            return found
+        candidates = []
+        for x, y, side in tile_windows(*rgb.shape[:2]):
+            tile = np.ascontiguousarray(rgb[y:y + side, x:x + side])
+            for (x0, y0, x1, y1), score, roll, detector in self._blazeface.boxes(tile):
+                candidates.append(((x0 + x, y0 + y, x1 + x, y1 + y), score, roll, detector))
+        candidates.sort(key=lambda item: -(item[1] or 0.0))
+        kept = []
+        for item in candidates:  # one box per face: the best-scoring of those that overlap
+            if all(box_iou(item[0], other[0]) < 0.3 for other in kept):
+                kept.append(item)
+        return [item for item in kept if self._mesh_confirms(rgb, item[0])]
 
     def _mesh_confirms(self, rgb: np.ndarray, box) -> bool:
-        """Whether MediaPipe's FaceLandmarker, run on a crop around ``box`` (scaled to
-        :data:`VERIFY_SIDE`), finds a face whose centre lies inside the box. BlazeFace alone also
-        boxes letters, clouds and textures (``benchmarks/face_detection.py``); the mesh's own
-        face-presence check refuses most of them."""
-        import cv2
-
         if self._verifier is None:
-            model_path, min_confidence = self._fallback_args
-            self._verifier = _MediaPipeBackend(model_path, 1, min_confidence)
-        height, width = rgb.shape[:2]
-        x0, y0, x1, y1 = box
-        pad = VERIFY_MARGIN * max(x1 - x0, y1 - y0)
-        left, top = int(max(0, x0 - pad)), int(max(0, y0 - pad))
-        right, bottom = int(min(width, x1 + pad)), int(min(height, y1 + pad))
-        if right - left < 8 or bottom - top < 8:
-            return False
-        scale = VERIFY_SIDE / max(right - left, bottom - top)
-        crop = cv2.resize(np.ascontiguousarray(rgb[top:bottom, left:right]),
-                          (max(1, round((right - left) * scale)),
-                           max(1, round((bottom - top) * scale))), interpolation=cv2.INTER_LINEAR)
-        faces, _ = self._verifier.detect(crop, 1)
-        if not faces:
-            return False
-        fx0, fy0, fx1, fy1 = faces[0].box
-        cx, cy = left + (fx0 + fx1) / 2.0 / scale, top + (fy0 + fy1) / 2.0 / scale
-        return x0 <= cx <= x1 and y0 <= cy <= y1
+            self._verifier = FaceVerifier(*self._fallback_args)
+        return self._verifier.confirms(rgb, box)
 
     def boxes(self, gray: np.ndarray, exhaustive: bool = False):
         """Face boxes ``((x0, y0, x1, y1) float full-res, score)``, largest first.
@@ -272,7 +335,7 @@ class _DlibBackend:
         gray = to_gray(rgb)
         found = [(box, score, 0.0, "dlib-hog") for box, score in self.boxes(gray, exhaustive)]
         if self.fallback and (not found or exhaustive):
-            extra = [item for item in self._fallback_boxes(rgb)
+            extra = [item for item in self._fallback_boxes(rgb, tiles=not found)
                      if all(box_iou(item[0], known[0]) < 0.3 for known in found)]
             found = sorted(found + extra, key=lambda item: -_area(item[0]))
         middle = time.perf_counter()

@@ -67,6 +67,8 @@ class Explanation:
     face_index: int = 0                     # 0: the largest face of the image, 1: the next...
     detected_box: list[int] | None = None   # x0, y0, x1, y1 of the detector's face box
     detector: str | None = None             # who found it: dlib-hog | mediapipe-face-detector
+    detection_score: float | None = None    # the detector's own score (dlib margin, BlazeFace p)
+    face_verified: bool | None = None       # the face mesh confirms the face (None: not checked)
     landmarks: np.ndarray | None = None     # (68, 2) crop pixel coordinates
     variant: list[str] = field(default_factory=list)  # the prototype variant matched
     k: float = 1.0
@@ -117,6 +119,8 @@ class Explanation:
             "face_index": self.face_index,
             "detected_box": self.detected_box,
             "detector": self.detector,
+            "detection_score": self.detection_score,
+            "face_verified": self.face_verified,
             "landmarks": None if self.landmarks is None else np.round(self.landmarks, 2),
             "heat_threshold": self.heat_threshold,
             "k": self.k,
@@ -150,6 +154,8 @@ class Explanation:
             "au_source": self.au_source,
             "face_index": self.face_index,
             "detector": self.detector,
+            "detection_score": self.detection_score,
+            "face_verified": self.face_verified,
         }
         if self.detected_box is not None:
             row.update(zip(("box_x0", "box_y0", "box_x1", "box_y1"), (int(v) for v in self.detected_box)))

@@ -91,6 +91,7 @@ class _ImageWork:
     timings: dict = field(default_factory=dict)
     mesh_faces: list = field(default_factory=list)  # MediaPipe faces, largest first
     mesh_error: XferError | None = None              # why there are none (NoFaceError...)
+    mesh_ran: bool = False                           # whether the face mesh looked at it
     mesh_future: object = None  # the mesh still running on the mesh thread (single images)
 
     def wait_mesh(self) -> None:
@@ -122,6 +123,34 @@ class _FaceWork:
             if iou > best_iou:
                 best, best_iou = candidate, iou
         return best
+
+    def verified(self) -> bool | None:
+        """Whether the face mesh confirms this face: the BlazeFace fallback's boxes are confirmed
+        on their own crop by the detector; a dlib HOG box needs a mesh face of the whole image
+        whose centre lies inside it. None when no mesh ran (an AU source without blendshapes)."""
+        if getattr(self.face, "detector", None) == "mediapipe-face-detector":
+            return True
+        if not self.image.mesh_ran:
+            return None
+        x0, y0, x1, y1 = self.face.box
+        for candidate in self.image.mesh_faces:
+            fx0, fy0, fx1, fy1 = candidate.box
+            cx, cy = (fx0 + fx1) / 2.0, (fy0 + fy1) / 2.0
+            if x0 <= cx <= x1 and y0 <= cy <= y1:
+                return True
+        return False
+
+
+CONFIDENCE_ORDER = ("Low", "Medium", "High")
+
+
+def _cap_confidence(fusion: FusionResult, cap: str, reason: str) -> FusionResult:
+    """``fusion`` with its confidence level at most ``cap`` (a note says why when it lowers it)."""
+    from dataclasses import replace
+
+    if CONFIDENCE_ORDER.index(fusion.confidence_level) <= CONFIDENCE_ORDER.index(cap):
+        return fusion
+    return replace(fusion, confidence_level=cap, notes=[*fusion.notes, reason])
 
 
 def _run_mesh(mesh_detector, rgb: np.ndarray, name: str):
@@ -186,6 +215,7 @@ class XferaPipeline:
         self.gradcam_engine = gradcam_engine
         self._own = []
         self._own_lock = threading.Lock()
+        self._verifier, self._verify_lock = None, threading.Lock()
         self._local = threading.local()
         self._workers = None
         self._mesh_worker = None
@@ -286,6 +316,7 @@ class XferaPipeline:
         work.rgb = rgb = load_image(image, source=name)
         timings["load"] = time.perf_counter() - t0
         need_mesh = self.au_source.needs_blendshapes and mesh_detector is not None
+        work.mesh_ran = need_mesh
         if need_mesh and mesh_async:
             work.mesh_future = self._mesh_thread(mesh_detector).submit(_run_mesh, mesh_detector,
                                                                        rgb, name)
@@ -376,6 +407,14 @@ class XferaPipeline:
         t0 = time.perf_counter()
         fusion = fuse(emotion, float(probs[int(target)]), hot, reading,
                       activation_ratio=self.activation_ratio, weight=self.weight)
+        verified = p.verified()
+        if verified is False:  # the whole image's mesh missed it: look again on a crop around it
+            verified = self._confirm_on_crop(p.image.rgb, p.face.box)
+        if verified is False:
+            fusion = _cap_confidence(fusion, "Medium", (
+                f"the face mesh did not confirm this face (found by {p.face.detector}"
+                + (f", score {p.face.score:.2f}" if p.face.score is not None else "")
+                + "): a weak detection, so the confidence level is at most Medium"))
         timings["fusion"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         if hasattr(self.narrator, "run"):
@@ -407,6 +446,8 @@ class XferaPipeline:
             face_index=int(p.index),
             detected_box=[int(v) for v in p.face.box],
             detector=getattr(p.face, "detector", None),
+            detection_score=None if p.face.score is None else round(float(p.face.score), 4),
+            face_verified=verified,
             landmarks=np.asarray(p.crop.landmarks, dtype=np.float32),
             variant=[facs.au_label(a) for a in fusion.variant],
             k=self.k,
@@ -416,6 +457,18 @@ class XferaPipeline:
             crop=p.crop.image,
             heatmap=np.asarray(heatmap, dtype=np.float32),
         )
+
+    def _confirm_on_crop(self, rgb: np.ndarray, box) -> bool:
+        """:class:`~xfer_keras.face.FaceVerifier` on a crop around ``box`` (one verifier, made
+        on first use, shared under a lock: a face the whole image's mesh misses is rare)."""
+        with self._verify_lock:
+            if self._verifier is None:
+                from xfer_keras.face import FaceVerifier
+
+                self._verifier = FaceVerifier()
+                with self._own_lock:
+                    self._own.append(self._verifier)
+            return bool(self._verifier.confirms(rgb, box))
 
     # ------------------------------------------------------------------ public
     def explain(self, image, name: str | None = None) -> Explanation:
