@@ -53,7 +53,8 @@ def test_seventy_percent_rule_and_thresholds():
 
 
 def test_missing_aus_low_confidence_and_no_reading():
-    result = fuse("anger", 0.4, hot_from([]), openface(AU12=3.0))
+    result = fuse("anger", 0.4, hot_from([]), openface(AU12=3.0, AU04=0.0, AU05=0.0, AU07=0.0,
+                                                     AU23=0.0))
     assert result.matching_aus == () and result.missing_aus and result.confidence_level == "Low"
     assert result.hot_aus == ()
     none = fuse("surprise", 0.8, hot_from(facs.au_landmarks(1)), None)
@@ -74,3 +75,19 @@ def test_blendshape_scale_and_per_au_thresholds():
     result = fuse("happy", 0.9, hot_from(range(68)), reading)
     assert result.matching_aus == (6,) and result.by_au()[6].final_score == pytest.approx(0.5 * 0.62 + 0.5 * 0.9)
     assert not result.by_au()[12].present
+
+
+def test_an_au_the_source_cannot_measure_is_never_missing_nor_typical():
+    """Disgust's variants include AU10 (upper lip raiser); a source that does not measure AU10
+    (the learned mesh detector on CK+) must not call it missing, nor hint at it as typical: the
+    variant is chosen among the measured AUs. With none of an emotion's AUs measured, the
+    prototype gives no support (coverage 0)."""
+    reading = openface(AU09=0.0, AU17=2.0, AU15=0.0, AU04=0.0, AU12=0.0)  # no AU10 measured
+    result = fuse("disgust", 0.9, hot_from([]), reading)
+    assert 10 not in result.missing_aus and 10 not in result.variant
+    assert 17 in result.matching_aus
+    with_au10 = fuse("disgust", 0.9, hot_from([]), openface(AU10=0.0, AU17=2.0, AU09=0.0))
+    assert 10 in with_au10.missing_aus + with_au10.matching_aus or 10 in with_au10.variant
+    blind = facs.match_prototype("surprise", [], measured_aus=[12])
+    assert blind.variant == () and blind.missing == () and blind.coverage == 0.0
+    assert facs.match_prototype("neutral", [], measured_aus=[12]).coverage == 1.0

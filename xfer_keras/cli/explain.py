@@ -75,7 +75,8 @@ def register(subparsers) -> None:
 def _common_options(p) -> None:
     p.add_argument("--model", default=None, help="a .keras classifier (default: saved_models/)")
     p.add_argument("--au-source", default="blendshapes",
-                   help="blendshapes (default, offline) | blendshapes:naive | openface:CSV_OR_DIR | "
+                   help="blendshapes (default, offline: the learned mesh AU detector) | "
+                        "blendshapes:calibrated | blendshapes:naive | openface:CSV_OR_DIR | "
                         "openface (runs FeatureExtraction)")
     p.add_argument("--narrator", default="template",
                    help="template (default, offline) | openai | openai:MODEL "

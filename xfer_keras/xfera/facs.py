@@ -234,15 +234,24 @@ class PrototypeMatch:
     coverage: float              # |matching| / |variant| (1.0 for neutral with no AUs)
 
 
-def match_prototype(emotion: str, present_aus) -> PrototypeMatch:
+def match_prototype(emotion: str, present_aus, measured_aus=None) -> PrototypeMatch:
     """Best prototype variant of ``emotion`` given the AUs found present.
 
     Ranking: most matching AUs, then highest coverage, then the smaller variant (fewest missing).
     For neutral the "variant" is empty, matching/missing are empty and coverage is 1.
+    ``measured_aus`` (the AUs the source can measure; None: all): each variant keeps only
+    those, so an AU the source cannot measure is never called missing nor typical; an emotion
+    none of whose AUs are measured gets an empty variant and coverage 0.
     """
     emotion = canonical_emotion(emotion)
     present = {parse_au(a) for a in present_aus}
     variants = EMOTION_PROTOTYPES.get(emotion) or [frozenset(TABLE2_AUS.get(emotion, ()))]
+    unmeasurable = False
+    if measured_aus is not None:
+        measured = {parse_au(a) for a in measured_aus}
+        kept = list(dict.fromkeys(frozenset(v & measured) for v in variants if v & measured))
+        unmeasurable = not kept and any(variants)
+        variants = kept or [frozenset()]
 
     def key(variant: frozenset[int]):
         hit = len(variant & present)
@@ -252,5 +261,5 @@ def match_prototype(emotion: str, present_aus) -> PrototypeMatch:
     best = max(variants, key=key)
     matching = tuple(sorted(best & present))
     missing = tuple(sorted(best - present))
-    coverage = len(matching) / len(best) if best else 1.0
+    coverage = len(matching) / len(best) if best else (0.0 if unmeasurable else 1.0)
     return PrototypeMatch(emotion, tuple(sorted(best)), matching, missing, coverage)

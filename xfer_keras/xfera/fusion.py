@@ -141,7 +141,7 @@ def fuse(
             heat_activated=activated, heatmap_score=heat_score, final_score=final,
         ))
     present_aus = [e.au for e in evidence if e.present]
-    match = facs.match_prototype(emotion, present_aus)
+    match = facs.match_prototype(emotion, present_aus, measured if reading is not None else None)
     if emotion == "neutral":
         n_expressive = len([au for au in present_aus if au in EXPRESSIVE_AUS])
         coverage = 1.0 - min(1.0, n_expressive / 3.0)
