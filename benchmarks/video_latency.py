@@ -36,7 +36,7 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # CPU numbers
 
 import xfer_keras  # noqa: E402,F401
 
-from xfer_keras.errors import AUSourceError
+from xfer_keras.errors import AUSourceError  # noqa: E402
 from xfer_keras.xfera.aus import AUSource  # noqa: E402
 
 

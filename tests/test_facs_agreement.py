@@ -54,3 +54,18 @@ def test_shares_without_a_denominator_are_nan_and_left_out_of_the_means():
     assert summary["all"]["focus_recall"] == 1.0          # the NaN row is left out
     assert summary["all"]["typical_named"] == 0.5
     assert summary["correct"]["typical_named"] == 1.0
+
+
+def test_the_whole_text_counts_matching_aus_outside_the_focus():
+    """A smile whose focus is on the brows (AU4 hot) but whose text also names the present,
+    typical AU12 (matching, out of focus): the focus part names no coded typical AU, the whole
+    text does; of the two AUs it names, one was coded."""
+    from factories import make_explanation as make
+
+    hot = sorted(facs.au_landmarks(4))
+    evidence = {facs.au_label(au): {"au": au, "expected": au in (6, 12)} for au in (4, 6, 12)}
+    exp = make(hot_landmarks=hot, hot_aus=["AU04"], matching_aus=["AU12"], aus=evidence)
+    row = agreement(exp, coded_aus=[12])
+    assert row["typical_coded_named"] == 0.0
+    assert row["text_typical_coded_named"] == 1.0
+    assert row["text_named_precision"] == 0.5

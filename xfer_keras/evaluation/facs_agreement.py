@@ -12,7 +12,10 @@ codes (the CK+ peaks), the codes say which AUs really moved, so each explanation
 * ``typical_named``: the narration names at least one hot AU typical of the recognised emotion
   (otherwise the text says the result is uncertain, or that the focus was elsewhere);
 * ``typical_coded_named``: one of those is also coded - the explanation names a real movement
-  that supports the answer.
+  that supports the answer;
+* ``text_typical_coded_named``: the whole text (the hot AUs and the matching AUs, present and
+  typical, in focus or not) names a coded AU typical of the answer;
+* ``text_named_precision``: the share of the AUs the whole text names that were coded.
 
 :func:`summarise` averages them (NaN, where a share has no denominator, is left out), overall and
 over the correctly recognised faces. ``benchmarks/explanation_agreement.py`` prints the table.
@@ -30,7 +33,7 @@ from xfer_keras.xfera import facs
 CKPLUS_CODED_AUS = (1, 2, 4, 5, 6, 7, 9, 10, 11, 12, 14, 15, 16, 17, 18, 20, 21, 22, 23, 24, 25,
                     26, 27)
 FIELDS = ("focus_recall", "focus_precision", "hot_precision", "typical_named",
-          "typical_coded_named")
+          "typical_coded_named", "text_typical_coded_named", "text_named_precision")
 
 
 def _share(part: int, whole: int) -> float:
@@ -57,12 +60,16 @@ def agreement(explanation, coded_aus, universe=CKPLUS_CODED_AUS) -> dict:
     activated = heat_activated_aus(explanation, with_region)
     hot = {facs.parse_au(a) for a in explanation.hot_aus}
     typical = {facs.parse_au(label) for label, e in explanation.aus.items() if e.get("expected")}
+    named = hot | {facs.parse_au(a) for a in explanation.matching_aus}
+    coded_any = {facs.parse_au(a) for a in coded_aus}
     return {
         "focus_recall": _share(len(coded & activated), len(coded)),
         "focus_precision": _share(len(coded & activated), len(activated)),
         "hot_precision": _share(len(hot & coded), len(hot)),
         "typical_named": float(bool(hot & typical)),
         "typical_coded_named": float(bool(hot & typical & coded)),
+        "text_typical_coded_named": float(bool(named & typical & coded_any)),
+        "text_named_precision": _share(len(named & coded_any), len(named)),
     }
 
 
