@@ -27,8 +27,8 @@ SEEN = """
   the table puts the CK+ label beside the prediction.
 - A Figure-1 style panel. AUs the source did not measure are not the same as AUs measured at 0:
   check the AU table printed under the panel.
-- The blendshape AUs agree with the FACS codes for some AUs better than others
-  (`scripts/au_agreement.py`: mean F1 0.655 over 40 CK+ peaks, README "Status").
+- The AUs (the learned mesh detector) agree with the FACS codes for some AUs better than others
+  (`scripts/au_agreement.py`: mean F1 0.821 over 40 CK+ peaks, README "Status").
 - The LLM prompt is the paper's; without a key the template text stands in.
 """
 
