@@ -173,3 +173,17 @@ def test_every_map_on_real_ckplus_peaks():
             deletion, insertion = am.region_curves(prober, heatmap)
             assert len(deletion) == 11 and len(insertion) == 11
             assert deletion[0] == pytest.approx(p[target], abs=1e-5), spec.name
+
+
+def test_the_command_line_offers_every_method_and_engine():
+    """``explain --gradcam`` / ``--gradcam-engine`` list what :class:`GradCAM` computes."""
+    import argparse
+
+    from xfer_keras.cli.explain import _common_options
+    from xfer_keras.explain.gradcam import ENGINES, METHODS
+
+    parser = argparse.ArgumentParser()
+    _common_options(parser)
+    actions = {a.dest: a for a in parser._actions}
+    assert tuple(actions["gradcam"].choices) == METHODS
+    assert tuple(actions["gradcam_engine"].choices) == ENGINES

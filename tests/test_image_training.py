@@ -21,7 +21,7 @@ def test_class_weights_favour_rare_classes():
     labels = np.array([0] * 90 + [1] * 10)
     w = class_weights(labels, num_classes=2, power=1.0)
     assert w[1] > w[0]
-    assert np.isclose(np.mean([w[l] for l in labels]), 1.0)
+    assert np.isclose(np.mean([w[label] for label in labels]), 1.0)
 
 
 def test_per_class_table_matches_sklearn():

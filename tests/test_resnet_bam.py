@@ -53,7 +53,7 @@ def test_parameter_counts(resnet):
 
 def test_flat_graph_every_conv_reachable(resnet):
     assert not any(isinstance(layer, keras.Model) for layer in resnet.layers)
-    convs = [l.name for l in resnet.layers if isinstance(l, keras.layers.Conv2D)]
+    convs = [layer.name for layer in resnet.layers if isinstance(layer, keras.layers.Conv2D)]
     assert len(convs) == 53  # ResNet50's 53 convolutions, all in the top-level graph
     probe = keras.Model(resnet.input, [resnet.get_layer("conv3_block4_out").output,
                                         resnet.get_layer("logits").output])
@@ -86,7 +86,7 @@ def test_keras_round_trip(tmp_path):
     model.save(path)
     loaded = keras.saving.load_model(path)
     np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-5)
-    assert [l.name for l in loaded.layers] == [l.name for l in model.layers]
+    assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
 
 
 def test_class_count_and_imagenet_weights_offline_error():

@@ -87,13 +87,15 @@ def _common_options(p) -> None:
     p.add_argument("--margin", type=float, default=None,
                    help="crop margin around the detected face (default: the model's, else 0.1)")
     p.add_argument("--gradcam", default="gradcam",
-                   choices=("gradcam", "gradcam++", "scorecam", "layercam"),
-                   help="heatmap method (default gradcam; the others run through tf-keras-vis)")
+                   choices=("gradcam", "gradcam++", "scorecam", "layercam", "hirescam"),
+                   help="heatmap method (default gradcam; hirescam runs through the CAM engine, "
+                        "the others through tf-keras-vis unless --gradcam-engine says cam)")
     p.add_argument("--gradcam-engine", default="auto",
-                   choices=("auto", "litert", "fast", "tf-keras-vis"),
+                   choices=("auto", "litert", "fast", "tf-keras-vis", "cam", "cam-litert"),
                    help="Grad-CAM engine: litert (one pass in LiteRT, no TensorFlow; the default "
-                        "via auto), fast (the same pass traced by TensorFlow) or tf-keras-vis "
-                        "(the reference)")
+                        "via auto), fast (the same pass traced by TensorFlow), cam / cam-litert "
+                        "(Grad-CAM, Grad-CAM++, LayerCAM, HiResCAM in one pass, TensorFlow / "
+                        "LiteRT) or tf-keras-vis (the reference)")
     p.add_argument("--report", choices=REPORTS, default="all",
                    help="report files per image besides the JSON: none | png (panel) | html | "
                         "all (default %(default)s)")
