@@ -20,9 +20,8 @@ gradients of the explained logit at every requested layer, and turns each layer'
 
 Each layer's map is resized to the output size and min-max scaled to ``[0, 1]``; with several
 layers the maps are averaged and scaled again (the *fusion*). With one layer and ``gradcam`` the
-result equals FusedGradCAM's. The function has FusedGradCAM's signature, so
-:func:`xfer_keras.explain.litert_gradcam.export_fused` exports it to LiteRT unchanged
-(:func:`litert_cam_model_for`). The model is only called, never changed.
+result is FusedGradCAM's (FusedGradCAM is that case). :func:`xfer_keras.explain.litert_gradcam.
+litert_model_for` exports any of them to LiteRT. The model is only called, never changed.
 
 :func:`gradient_maps` gives Integrated Gradients (the project's engine,
 :mod:`xfer_keras.explain.integrated_gradients`, black baseline) and SmoothGrad maps over the
@@ -31,14 +30,19 @@ model input, as ``|attribution|`` summed over channels, resized to the crop and 
 
 from __future__ import annotations
 
-import hashlib
-import json
-from pathlib import Path
-
 import numpy as np
 
 #: the gradient CAM methods :class:`FusedCAM` computes
 CAM_METHODS = ("gradcam", "gradcam++", "layercam", "hirescam")
+
+
+def fast_engine_supports(model) -> bool:
+    """True when the score (a pre-softmax logit) can be read off ``model`` without cloning it."""
+    names = {layer.name for layer in model.layers}
+    if "logits" in names:
+        return True
+    activation = getattr(model.layers[-1], "activation", None)
+    return getattr(activation, "__name__", "linear") == "linear"
 
 
 def parse_layers(layer) -> tuple[str, ...]:
@@ -90,20 +94,19 @@ def cam_of(method: str, feats, grads):
 
 class FusedCAM:
     """Probabilities, targets and CAM maps (``method`` at ``layers``, fused when several) of a
-    batch from one traced forward pass; call signature and results as FusedGradCAM's."""
+    batch from one traced forward pass. Called as ``cam(x, targets=None, out_hw=None,
+    batch_size=64)`` -> ``(probs (N, K), maps (N, H, W) in [0, 1], targets (N,))``."""
 
     def __init__(self, model, layers, method: str = "gradcam", mirror: bool = False,
                  class_weights=None):
         import keras
         import tensorflow as tf
 
-        from xfer_keras.explain.fast_gradcam import fast_engine_supports
-
         if method not in CAM_METHODS:
             raise ValueError(f"method must be one of {CAM_METHODS}, got {method!r}")
         if not fast_engine_supports(model):
-            raise ValueError(f"{model.name}: the CAM engine needs a 'logits' layer or a linear "
-                             "output; use engine='tf-keras-vis'")
+            raise ValueError(f"{model.name}: the fused engines need a 'logits' layer or a "
+                             "linear output; use engine='tf-keras-vis'")
         self.model, self.method, self.mirror = model, method, bool(mirror)
         self.layers = parse_layers(layers)
         self.class_weights = (None if class_weights is None else
@@ -148,7 +151,9 @@ class FusedCAM:
         return probs, fused, chosen
 
     def __call__(self, x, targets=None, out_hw=None, batch_size: int = 64):
-        """``(probs (N, K), maps (N, H, W) in [0, 1], targets (N,))``; as FusedGradCAM."""
+        """``(probs (N, K), maps (N, H, W) in [0, 1], targets (N,))``; ``targets``: None (the
+        predicted class) or one int per input (negative: the predicted class); ``out_hw``: the
+        maps' size (default: the inputs')."""
         x = np.ascontiguousarray(x, dtype=np.float32)
         n = len(x)
         t = np.full(n, -1, np.int32) if targets is None else np.asarray(targets, np.int32).reshape(n)
@@ -156,45 +161,13 @@ class FusedCAM:
         probs, cams, chosen = [], [], []
         for start in range(0, n, max(1, int(batch_size))):
             self.calls += 1
-            run = self._graph if self.calls == 1 else self._run  # eager first call, as FusedGradCAM
+            run = self._graph if self.calls == 1 else self._run  # eager first call: fast_gradcam's notes
             p, c, k = run(x[start:start + batch_size], t[start:start + batch_size], hw)
             probs.append(p.numpy())
             cams.append(c.numpy())
             chosen.append(k.numpy())
         return (np.concatenate(probs).astype(np.float32), np.concatenate(cams).astype(np.float32),
                 np.concatenate(chosen).astype(int))
-
-
-def litert_cam_model_for(clf, method: str, layers) -> Path:
-    """The cached LiteRT export of ``clf``'s :class:`FusedCAM` (``method`` at ``layers``),
-    exported and checked against TensorFlow when missing (as
-    :func:`~xfer_keras.explain.litert_gradcam.litert_model_for`, which it reuses; maps within
-    1e-4, Grad-CAM++'s within 5e-3)."""
-    from xfer_keras.atomic import atomic_write_bytes
-    from xfer_keras.config import cache_dir
-    from xfer_keras.errors import ModelFileError
-    from xfer_keras.explain import litert_gradcam
-
-    if getattr(clf, "model_file", None) is None:
-        raise ModelFileError("a LiteRT export needs a classifier loaded from a .keras file")
-    layers = parse_layers(layers)
-    weights = clf.class_weights()
-    spec = {"model": litert_gradcam._model_sha256(Path(clf.model_file)),  # noqa: SLF001
-            "layers": list(layers), "method": method, "mirror": bool(clf.config.tta_flip),
-            "class_weights": None if weights is None else [round(float(w), 9) for w in weights],
-            "version": litert_gradcam.EXPORT_VERSION}
-    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
-    tag = "+".join(layers)
-    path = cache_dir() / "litert" / f"{Path(clf.model_file).stem}-{method}-{tag}-{digest}.tflite"
-    if path.is_file():
-        return path
-    fused = FusedCAM(clf.model, layers, method, mirror=bool(clf.config.tta_flip),
-                     class_weights=weights)
-    blob = litert_gradcam.export_fused(fused)
-    # Grad-CAM++'s alpha (G^2 over G^3 sums) magnifies float rounding: a looser bound
-    litert_gradcam.check_export(fused, blob, atol_maps=5e-3 if method == "gradcam++" else 1e-4)
-    atomic_write_bytes(path, blob)
-    return path
 
 
 # --------------------------------------------------------------------------- image gradients

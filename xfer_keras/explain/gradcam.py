@@ -115,7 +115,7 @@ class GradCAM:
         installed and the model can be exported), else the traced TensorFlow function, else
         tf-keras-vis. An explicit engine that cannot run raises ValueError."""
         from xfer_keras.explain import litert_gradcam
-        from xfer_keras.explain.fast_gradcam import fast_engine_supports
+        from xfer_keras.explain.cam_maps import fast_engine_supports
 
         from_file = self.classifier is not None and getattr(self.classifier, "model_file", None) is not None
         several = len(self.layers) > 1
@@ -163,7 +163,7 @@ class GradCAM:
         """``cam`` (TensorFlow), or ``cam-litert`` (the same function exported; ``auto`` takes it
         for a classifier loaded from a file when LiteRT is installed and the export works)."""
         from xfer_keras.explain import litert_gradcam
-        from xfer_keras.explain.fast_gradcam import fast_engine_supports
+        from xfer_keras.explain.cam_maps import fast_engine_supports
 
         if self.method not in CAM_ENGINE_METHODS:
             raise ValueError(f"the CAM engines compute {CAM_ENGINE_METHODS}, not {self.method!r}")
@@ -178,10 +178,9 @@ class GradCAM:
         if engine == "cam-litert" and not litert_gradcam.litert_available():
             raise ValueError("the cam-litert engine needs the LiteRT runtime: pip install "
                              "ai-edge-litert")
-        from xfer_keras.explain.cam_maps import litert_cam_model_for
-
         try:
-            self._litert_path = litert_cam_model_for(self.classifier, self.method, self.layers)
+            self._litert_path = litert_gradcam.litert_model_for(self.classifier, self.layer,
+                                                                method=self.method)
             return "cam-litert"
         except Exception as error:  # noqa: BLE001  (an op TFLite lacks, a mismatch...)
             if engine == "cam-litert":
@@ -203,18 +202,12 @@ class GradCAM:
             from xfer_keras.explain.litert_gradcam import LiteRTGradCAM
 
             self._fused = LiteRTGradCAM(self._litert_path)
-        if self._fused is None and self.engine == "cam":
+        if self._fused is None:  # "fast" (Grad-CAM at one layer) or "cam"
             from xfer_keras.explain.cam_maps import FusedCAM
 
             weights = None if self.classifier is None else self.classifier.class_weights()
             self._fused = FusedCAM(self.model, self.layers, self.method, mirror=self.mirror,
                                    class_weights=weights)
-        if self._fused is None:
-            from xfer_keras.explain.fast_gradcam import FusedGradCAM
-
-            weights = None if self.classifier is None else self.classifier.class_weights()
-            self._fused = FusedGradCAM(self.model, self.layer, mirror=self.mirror,
-                                       class_weights=weights)
         return self._fused
 
     @property

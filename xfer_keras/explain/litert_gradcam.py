@@ -9,7 +9,7 @@ Why: importing TensorFlow takes about 5 s of a one-image ``python -m xfer_keras 
 2-core CPU, far more than the explanation. The LiteRT runtime (``ai-edge-litert``) imports in
 0.2 s and runs the same graph with XNNPACK.
 
-What is exported is :class:`~xfer_keras.explain.fast_gradcam.FusedGradCAM`'s own traced
+What is exported is :class:`~xfer_keras.explain.cam_maps.FusedCAM`'s own traced
 function (forward pass, mirror view, prior correction, gradients at the Grad-CAM layer, map,
 resize, min-max scaling), so both engines compute one function; tests hold the LiteRT engine to
 tf-keras-vis within 1e-4 on real CK+ crops. Two things make it convertible to builtin TFLite
@@ -68,42 +68,54 @@ def _model_sha256(path: Path) -> str:
     return _SHA_CACHE[key]
 
 
-def export_key(model_file, layer: str, mirror: bool, class_weights) -> str:
-    """The cache name of an export: what changes the exported function changes the name."""
+def export_key(model_file, layer: str, mirror: bool, class_weights, method: str = "gradcam") -> str:
+    """The cache name of an export: what changes the exported function changes the name.
+    ``layer``: one layer name, or several joined by ``+`` (a fused map)."""
     weights = None if class_weights is None else [round(float(w), 9) for w in class_weights]
     spec = {"model": _model_sha256(Path(model_file)), "layer": layer, "mirror": bool(mirror),
             "class_weights": weights, "version": EXPORT_VERSION}
+    if method != "gradcam":
+        spec["method"] = method
     blob = json.dumps(spec, sort_keys=True).encode()
-    return f"{Path(model_file).stem}-{layer}-{hashlib.sha256(blob).hexdigest()[:16]}"
+    kind = "" if method == "gradcam" else f"{method}-"
+    return f"{Path(model_file).stem}-{kind}{layer}-{hashlib.sha256(blob).hexdigest()[:16]}"
 
 
-def cached_litert_path(clf, layer: str | None = None) -> Path | None:
-    """Where ``clf``'s export for ``layer`` is (or would be) cached; None for a classifier that
-    was not loaded from a file (nothing to name the export by)."""
+def cached_litert_path(clf, layer: str | None = None, method: str = "gradcam") -> Path | None:
+    """Where ``clf``'s export of ``method`` at ``layer`` (default: its Grad-CAM layer; several
+    as ``"bam2,bam3"``) is (or would be) cached; None for a classifier that was not loaded from
+    a file (nothing to name the export by)."""
+    from xfer_keras.explain.cam_maps import parse_layers
+
     if getattr(clf, "model_file", None) is None:
         return None
-    layer = layer or clf.gradcam_layer
-    key = export_key(clf.model_file, layer, bool(clf.config.tta_flip), clf.class_weights())
+    layers = "+".join(parse_layers(layer or clf.gradcam_layer))
+    key = export_key(clf.model_file, layers, bool(clf.config.tta_flip), clf.class_weights(),
+                     method)
     return cache_dir() / "litert" / f"{key}.tflite"
 
 
-def litert_model_for(clf, layer: str | None = None, export: bool = True) -> Path:
+def litert_model_for(clf, layer: str | None = None, export: bool = True,
+                     method: str = "gradcam") -> Path:
     """The cached LiteRT file of ``clf`` (an :class:`EmotionClassifier` loaded from a file) for
-    ``layer`` (default: its Grad-CAM layer), exporting it with TensorFlow when missing and
-    ``export``. Raises ModelFileError when it is missing and not exported."""
-    path = cached_litert_path(clf, layer)
+    ``method`` at ``layer`` (default: Grad-CAM at its Grad-CAM layer; any
+    :class:`~xfer_keras.explain.cam_maps.FusedCAM` method and layers), exporting it with
+    TensorFlow when missing and ``export``. The export is checked against TensorFlow before it
+    is cached (maps within 1e-4; Grad-CAM++'s, whose alpha magnifies float rounding, 5e-3).
+    Raises ModelFileError when it is missing and not exported."""
+    path = cached_litert_path(clf, layer, method)
     if path is None:
         raise ModelFileError("the LiteRT engine needs a classifier loaded from a .keras file")
     if path.is_file():
         return path
     if not export:
         raise ModelFileError(f"no LiteRT export of {clf.model_file} at {path}")
-    from xfer_keras.explain.fast_gradcam import FusedGradCAM
+    from xfer_keras.explain.cam_maps import FusedCAM, parse_layers
 
-    fused = FusedGradCAM(clf.model, layer or clf.gradcam_layer, mirror=bool(clf.config.tta_flip),
-                         class_weights=clf.class_weights())
+    fused = FusedCAM(clf.model, parse_layers(layer or clf.gradcam_layer), method,
+                     mirror=bool(clf.config.tta_flip), class_weights=clf.class_weights())
     blob = export_fused(fused)
-    check_export(fused, blob)
+    check_export(fused, blob, atol_maps=5e-3 if method == "gradcam++" else 1e-4)
     atomic_write_bytes(path, blob)
     return path
 
@@ -128,7 +140,8 @@ def _relu_gradient_without_relugrad():
 
 
 def export_fused(fused) -> bytes:
-    """The TFLite flatbuffer of a :class:`FusedGradCAM`'s function at batch 1, builtin ops only."""
+    """The TFLite flatbuffer of a :class:`~xfer_keras.explain.cam_maps.FusedCAM`'s function at
+    batch 1, builtin ops only."""
     import tensorflow as tf
 
     shape = [1, *fused.model.input_shape[1:]]
