@@ -207,6 +207,7 @@ def verify_all(samples, detections: dict, folder: Path, redetect: bool, log) -> 
     from xfer_keras.errors import NoFaceError
     from xfer_keras.evaluation.face_detection import load_image
     from xfer_keras.face import FaceVerifier, LandmarkDetector
+    from xfer_keras.face.detector import holds_a_face_centre
 
     cache = folder / "detections" / "pipeline_verification.json"
     wanted = [s.id for s in samples if s.half == "report" and detections.get(s.id)]
@@ -225,9 +226,7 @@ def verify_all(samples, detections: dict, folder: Path, redetect: bool, log) -> 
                 faces = []
             marks = []
             for box, _, _ in detections[sample_id]:
-                x0, y0, x1, y1 = box
-                whole = any(x0 <= (f.box[0] + f.box[2]) / 2 <= x1 and
-                            y0 <= (f.box[1] + f.box[3]) / 2 <= y1 for f in faces)
+                whole = holds_a_face_centre(box, faces)
                 marks.append([whole, whole or verifier.confirms(image, box)])
             out[sample_id] = marks
             if n % 500 == 499:

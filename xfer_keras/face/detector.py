@@ -198,11 +198,9 @@ class FaceVerifier:
                           (max(1, round((right - left) * scale)),
                            max(1, round((bottom - top) * scale))), interpolation=cv2.INTER_LINEAR)
         faces, _ = self._mesh.detect(crop, 1)
-        if not faces:
-            return False
-        fx0, fy0, fx1, fy1 = faces[0].box
-        cx, cy = left + (fx0 + fx1) / 2.0 / scale, top + (fy0 + fy1) / 2.0 / scale
-        return x0 <= cx <= x1 and y0 <= cy <= y1
+        # the box in the scaled crop's pixels, where the mesh's faces are
+        in_crop = ((x0 - left) * scale, (y0 - top) * scale, (x1 - left) * scale, (y1 - top) * scale)
+        return holds_a_face_centre(in_crop, faces[:1])
 
 
 class _DlibBackend:
@@ -369,6 +367,14 @@ def box_iou(a, b) -> float:
     inter = ix * iy
     union = _area(a) + _area(b) - inter
     return float(inter / union) if union > 0 else 0.0
+
+
+def holds_a_face_centre(box, faces) -> bool:
+    """Whether the centre of any of ``faces`` (objects with a ``box``) lies inside ``box``: how
+    a face mesh confirms a detected face."""
+    x0, y0, x1, y1 = box
+    return any(x0 <= (f.box[0] + f.box[2]) / 2.0 <= x1 and y0 <= (f.box[1] + f.box[3]) / 2.0 <= y1
+               for f in faces)
 
 
 class _BlazeFaceDetector:

@@ -52,7 +52,7 @@ from xfer_keras.blas import one_blas_thread
 from xfer_keras.emotions import canonical_emotion
 from xfer_keras.errors import AUSourceError, NoFaceError, OptionError, XferError
 from xfer_keras.explain.gradcam import FUSED_ENGINES
-from xfer_keras.face.detector import box_iou
+from xfer_keras.face.detector import box_iou, holds_a_face_centre
 from xfer_keras.narrate.llm import make_narrator
 from xfer_keras.narrate.template import NarrationInput
 from xfer_keras.xfera import facs
@@ -132,13 +132,7 @@ class _FaceWork:
             return True
         if not self.image.mesh_ran:
             return None
-        x0, y0, x1, y1 = self.face.box
-        for candidate in self.image.mesh_faces:
-            fx0, fy0, fx1, fy1 = candidate.box
-            cx, cy = (fx0 + fx1) / 2.0, (fy0 + fy1) / 2.0
-            if x0 <= cx <= x1 and y0 <= cy <= y1:
-                return True
-        return False
+        return holds_a_face_centre(self.face.box, self.image.mesh_faces)
 
 
 CONFIDENCE_ORDER = ("Low", "Medium", "High")
