@@ -3,7 +3,7 @@ Haar cascade, on faces as people photograph them and on images without a face.
 
     python benchmarks/face_detection.py [--limit 100] [--negatives 300] [--seed 0] [--cnn]
                                         [--settings pipeline,hog,mediapipe,haar] [--redetect]
-                                        [--verify]
+                                        [--verify] [--landmarks]
 
 Positives: ``--limit`` faces from each of CK+ frames, Taiwanese and FER2013 *train* (4x
 upscaled), each under every condition of :data:`xfer_keras.evaluation.face_detection.CONDITIONS`,
@@ -33,6 +33,11 @@ half, per condition, the true faces (and on the negatives the false faces) that 
 of the whole image confirms, and that it or the mesh on a crop around the box confirms
 (:class:`xfer_keras.face.FaceVerifier`). The explain pipeline explains an unconfirmed face as a
 weak detection (``face_verified: false``, confidence at most Medium).
+
+``--landmarks`` adds how well the 68 points of the faces the fallback finds fit, per condition,
+on the report half's CK+ faces: dlib's predictor, the face mesh's 68
+(:func:`xfer_keras.face.topology.mesh_to_68`) and the one the detector keeps
+(:func:`xfer_keras.face.detector.fitted_68`).
 """
 
 from __future__ import annotations
@@ -269,6 +274,29 @@ def print_verification(samples, detections: dict, marks: dict, conditions) -> No
 
 
 # ------------------------------------------------------------------------------- tables
+def print_landmark_fit(limit: int, seed: int, log) -> None:
+    """The fallback's 68 points on the report half's CK+ faces, per condition
+    (:func:`xfer_keras.evaluation.face_detection.landmark_fit`)."""
+    from xfer_keras.config import data_dir
+    from xfer_keras.evaluation import face_detection as fd
+    from xfer_keras.face import LandmarkDetector
+
+    t = time.perf_counter()
+    sources = fd.list_sources(data_dir(), limit, seed, datasets=("ckplus",))
+    with LandmarkDetector("dlib", fallback="mediapipe") as detector:
+        fit = fd.landmark_fit(sources, detector._backend(), seed=seed)
+    log(f"landmark fit in {time.perf_counter() - t:.0f} s")
+    print("\n### 68-point error of the faces the fallback finds (CK+, report half)\n")
+    print("Mean distance to the data provider's dlib points of the untouched frame (which favours "
+          "dlib's predictor where it fits), over the outer inter-ocular distance, points in view.\n")
+    print("| condition | faces | dlib's predictor | the mesh's 68 | kept | kept from the mesh |")
+    print("|---|---|---|---|---|---|")
+    for name, row in fit.items():
+        cells = " | ".join("-" if row[k] is None else f"{row[k]:.3f}"
+                           for k in ("dlib", "mesh", "chosen"))
+        print(f"| {name} | {row['n']} | {cells} | {row['mesh_chosen']} |")
+
+
 def _pct(h, n):
     return f"{h / n:.3f}" if n else "-"
 
@@ -351,6 +379,9 @@ def main(argv=None) -> int:
     parser.add_argument("--verify", action="store_true",
                         help="also print which of the pipeline's detections its face check "
                              "(the face mesh) confirms")
+    parser.add_argument("--landmarks", action="store_true",
+                        help="also print how well the fallback's 68 points fit the CK+ faces "
+                             "it finds: dlib's predictor, the mesh's 68, and the one kept")
     args = parser.parse_args(argv)
 
     def log(text):
@@ -390,6 +421,8 @@ def main(argv=None) -> int:
         detections = found.get("pipeline") or detect_all("pipeline", samples, folder, False, log)[1]
         marks = verify_all(samples, detections, folder, args.redetect, log)
         print_verification(samples, detections, marks, conditions)
+    if args.landmarks:
+        print_landmark_fit(args.limit, args.seed, log)
     log(f"total {time.perf_counter() - t0:.0f} s")
     return 0
 

@@ -37,7 +37,8 @@ from typing import Callable
 
 import numpy as np
 
-from xfer_keras.face.detector import box_iou
+from xfer_keras.face.detector import box_iou, fitted_68
+from xfer_keras.face.topology import mesh_to_68
 
 __all__ = [
     "CONDITIONS", "CANVAS_SIZE", "CROP_FACE_BOX", "IOU_HIT", "MAX_SCALE_RATIO", "NEGATIVE_FAMILIES",
@@ -820,3 +821,56 @@ def build_set(data_dir, folder, limit: int = 100, n_negatives: int = 300, seed: 
     tmp.write_text(json.dumps(rows))
     tmp.replace(manifest)
     return samples
+
+
+# ------------------------------------------------------------------------- landmark fit
+#: the conditions the landmark-fit table reads (those where HOG misses faces the fallback finds)
+LANDMARK_CONDITIONS = ("as is", "rotated 30", "rotated 45", "rotated 60", "80 px in canvas",
+                       "quarter occluded", "three-quarter crop")
+
+
+def landmark_fit(sources, backend, conditions=LANDMARK_CONDITIONS, seed: int = 0,
+                 half: str | None = "report") -> dict:
+    """How well the fallback's 68 points fit faces HOG cannot be trusted on: per condition, on
+    the CK+ sources (their 68 reference points, moved with the image), the faces the fallback
+    finds (BlazeFace boxes the face mesh confirms, ``backend``: a dlib ``LandmarkDetector``'s
+    backend with ``fallback="mediapipe"``), scored two ways: dlib's 68-point predictor in the box
+    (rotated upright by BlazeFace's roll) and the mesh's 68 (:func:`~xfer_keras.face.topology.
+    mesh_to_68`), and the one the detector keeps (:func:`~xfer_keras.face.detector.fitted_68`).
+    The reference is the data provider's dlib fit of the untouched frame, which favours dlib's
+    predictor wherever it fits. Error: mean point-to-point distance over the reference's outer
+    inter-ocular distance, on the points a condition leaves in view (a three-quarter crop's cut
+    points are left out). Returns ``{condition: {"n": faces, "mesh_chosen": faces given the
+    mesh's points, "dlib" / "mesh" / "chosen": mean error}}``."""
+    from xfer_keras.face.image import to_gray
+
+    backgrounds = make_backgrounds(16, seed)
+    out: dict = {}
+    for name in conditions:
+        dlib_err, mesh_err, chosen_err, n_mesh = [], [], [], 0
+        for source in sources:
+            if source.dataset != "ckplus" or (half and half_of(source.group, seed) != half):
+                continue
+            rng = _seeded(seed, source.key, name)
+            background = backgrounds[int(rng.integers(0, len(backgrounds)))]
+            image, points = apply_condition(name, source.load(), source.points, rng, background)
+            visible = np.ones(len(points), bool)
+            if name == "three-quarter crop":  # points the crop clamped to its edge
+                visible = (points[:, 0] > 0.5) & (points[:, 0] < image.shape[1] - 1.5)
+            found = [item for item in backend._fallback_boxes(image, tiles=True)
+                     if is_hit(item[0], points_box(points))]
+            if not found:
+                continue
+            box, _, roll, _, mesh = found[0]
+            iod = float(np.linalg.norm(points[36] - points[45]))
+            dlib_points = backend.landmarks(to_gray(image), box, roll)
+            mesh_points = mesh_to_68(mesh.landmarks)
+            chosen, landmarker = fitted_68(dlib_points, mesh_points)
+            for err, pts in ((dlib_err, dlib_points), (mesh_err, mesh_points),
+                             (chosen_err, chosen)):
+                err.append(float(np.linalg.norm(pts - points, axis=1)[visible].mean() / iod))
+            n_mesh += landmarker == "mesh-68"
+        out[name] = {"n": len(dlib_err), "mesh_chosen": n_mesh,
+                     **{key: float(np.mean(err)) if err else None for key, err in
+                        (("dlib", dlib_err), ("mesh", mesh_err), ("chosen", chosen_err))}}
+    return out

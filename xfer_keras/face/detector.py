@@ -12,10 +12,14 @@
   ``detect_size=None`` always detects at full resolution.
   **Fallback** (``fallback="mediapipe"``): when the HOG detector finds nothing (profile, strong
   tilt, dark or small faces), the boxes come from MediaPipe's BlazeFace face detector, the one
-  packed inside ``face_landmarker.task`` (read from the bundle, no extra download), and dlib's
-  68-point predictor runs in that box; a tilted face (roll from the detector's eye keypoints) is
-  rotated upright for the predictor and the points rotated back. With policy "all", faces the
-  fallback sees that no HOG box overlaps are added too. ``Face.detector`` records who found each.
+  packed inside ``face_landmarker.task`` (read from the bundle, no extra download), each kept
+  only when the face mesh confirms it (:class:`FaceVerifier`). dlib's 68-point predictor runs in
+  that box (a tilted face, roll from the detector's eye keypoints, rotated upright for it); where
+  its points stray from the mesh's (:func:`fitted_68`: a turned head, a face cut by the edge),
+  the mesh's 68 points are used instead, read off by the derived correspondence
+  (:func:`~xfer_keras.face.topology.mesh_to_68`). ``Face.landmarker`` says which. With policy
+  "all", faces the fallback sees that no HOG box overlaps are added too. ``Face.detector`` records
+  who found each.
 * ``"mediapipe"``: MediaPipe Tasks FaceLandmarker (478 points + 52 blendshapes). It holds native
   resources: use :class:`LandmarkDetector` as a context manager (or call ``close()``); detectors
   still open at interpreter exit are closed by an ``atexit`` hook so no traceback is printed.
@@ -37,6 +41,7 @@ import numpy as np
 
 from xfer_keras.errors import MultipleFacesError, NoFaceError, XferError
 from xfer_keras.face.image import describe_source, load_image, to_gray
+from xfer_keras.face.topology import mesh_to_68
 from xfer_keras.face.types import Face
 
 __all__ = [
@@ -63,6 +68,11 @@ UPRIGHT_ROLL_DEG = 10.0  # tilts above this are rotated upright for the 68-point
 #: A fallback box is kept only when MediaPipe's face mesh finds a face in a crop around it: the
 #: crop adds this share of the box on every side and is scaled to ``VERIFY_SIDE`` pixels.
 VERIFY_MARGIN = 0.5
+#: a fallback face takes the mesh's 68 points when dlib's stray from them by more than this many
+#: outer inter-ocular distances on average: four times the two shapes' mean distance on frontal
+#: CK+ faces (0.023, ``scripts/derive_mesh_to_68.py``); dlib's fit of a cut or turned face
+#: strays by ~0.4 (``benchmarks/face_detection.py --landmarks``)
+MESH_OVER_DLIB = 0.1
 VERIFY_SIDE = 256
 #: the fallback's tiles when BlazeFace finds nothing in the whole image (:func:`tile_windows`):
 #: windows of a half and a quarter of the longer side, at least 192 px, overlapping by a quarter
@@ -181,6 +191,10 @@ class FaceVerifier:
             mesh.close()
 
     def confirms(self, rgb: np.ndarray, box) -> bool:
+        return self.mesh_face(rgb, box) is not None
+
+    def mesh_face(self, rgb: np.ndarray, box) -> Face | None:
+        """The mesh's face that confirms ``box``, its landmarks in ``rgb``'s pixels, or None."""
         import cv2
 
         if self._mesh is None:
@@ -192,15 +206,26 @@ class FaceVerifier:
         left, top = int(max(0, x0 - pad)), int(max(0, y0 - pad))
         right, bottom = int(min(width, x1 + pad)), int(min(height, y1 + pad))
         if right - left < 8 or bottom - top < 8:
-            return False
+            return None
         scale = VERIFY_SIDE / max(right - left, bottom - top)
-        crop = cv2.resize(np.ascontiguousarray(rgb[top:bottom, left:right]),
-                          (max(1, round((right - left) * scale)),
-                           max(1, round((bottom - top) * scale))), interpolation=cv2.INTER_LINEAR)
+        size = (max(1, round((right - left) * scale)), max(1, round((bottom - top) * scale)))
+        crop = cv2.resize(np.ascontiguousarray(rgb[top:bottom, left:right]), size,
+                          interpolation=cv2.INTER_LINEAR)
         faces, _ = self._mesh.detect(crop, 1)
         # the box in the scaled crop's pixels, where the mesh's faces are
         in_crop = ((x0 - left) * scale, (y0 - top) * scale, (x1 - left) * scale, (y1 - top) * scale)
-        return holds_a_face_centre(in_crop, faces[:1])
+        if not holds_a_face_centre(in_crop, faces[:1]):
+            return None
+        face = faces[0]
+        # crop pixel centres back to the image's (cv2.resize maps centres: (u + 0.5) / s - 0.5)
+        face.landmarks = ((face.landmarks + 0.5) / np.float32(scale) - 0.5
+                          + np.array([left, top], np.float32)).astype(np.float32)
+        if face.landmarks_z is not None:
+            face.landmarks_z = (face.landmarks_z / np.float32(scale)).astype(np.float32)
+        face.box = clamp_box(*face.landmarks.min(axis=0), *(face.landmarks.max(axis=0) + 1.0),
+                             width, height)
+        face.image_size = (width, height)
+        return face
 
 
 class _DlibBackend:
@@ -231,13 +256,13 @@ class _DlibBackend:
                 model.close()
 
     def _fallback_boxes(self, rgb: np.ndarray, tiles: bool = False):
-        """BlazeFace's boxes that the face mesh confirms (:meth:`_mesh_confirms`). ``tiles``:
-        when BlazeFace finds no face in the whole image, look again in overlapping tiles
-        (:func:`tile_windows`): it sees the image at 128 px, where a face a tenth of the
-        image tall is a dozen pixels."""
+        """BlazeFace's boxes that the face mesh confirms, ``(box, score, roll, detector, mesh
+        face)`` (:meth:`FaceVerifier.mesh_face`). ``tiles``: when BlazeFace finds no face in
+        the whole image, look again in overlapping tiles (:func:`tile_windows`): it sees the
+        image at 128 px, where a face a tenth of the image tall is a dozen pixels."""
         if self._blazeface is None:
             self._blazeface = _BlazeFaceDetector(*self._fallback_args)
-        found = [item for item in self._blazeface.boxes(rgb) if self._mesh_confirms(rgb, item[0])]
+        found = self._confirmed(rgb, self._blazeface.boxes(rgb))
         if found or not tiles:
             return found
         candidates = []
@@ -250,12 +275,18 @@ class _DlibBackend:
         for item in candidates:  # one box per face: the best-scoring of those that overlap
             if all(box_iou(item[0], other[0]) < 0.3 for other in kept):
                 kept.append(item)
-        return [item for item in kept if self._mesh_confirms(rgb, item[0])]
+        return self._confirmed(rgb, kept)
 
-    def _mesh_confirms(self, rgb: np.ndarray, box) -> bool:
+    def _confirmed(self, rgb: np.ndarray, items):
+        """``items`` whose box the face mesh confirms, each with the mesh's face appended."""
         if self._verifier is None:
             self._verifier = FaceVerifier(*self._fallback_args)
-        return self._verifier.confirms(rgb, box)
+        out = []
+        for item in items:
+            mesh = self._verifier.mesh_face(rgb, item[0])
+            if mesh is not None:
+                out.append((*item, mesh))
+        return out
 
     def boxes(self, gray: np.ndarray, exhaustive: bool = False):
         """Face boxes ``((x0, y0, x1, y1) float full-res, score)``, largest first.
@@ -331,15 +362,17 @@ class _DlibBackend:
         height, width = rgb.shape[:2]
         start = time.perf_counter()
         gray = to_gray(rgb)
-        found = [(box, score, 0.0, "dlib-hog") for box, score in self.boxes(gray, exhaustive)]
+        found = [(box, score, 0.0, "dlib-hog", None) for box, score in self.boxes(gray, exhaustive)]
         if self.fallback and (not found or exhaustive):
             extra = [item for item in self._fallback_boxes(rgb, tiles=not found)
                      if all(box_iou(item[0], known[0]) < 0.3 for known in found)]
             found = sorted(found + extra, key=lambda item: -_area(item[0]))
         middle = time.perf_counter()
         faces = []
-        for box, score, roll, detector in found[:limit]:
-            points = self.landmarks(gray, box, roll)
+        for box, score, roll, detector, mesh in found[:limit]:
+            points, landmarker = self.landmarks(gray, box, roll), "dlib-68"
+            if mesh is not None:
+                points, landmarker = fitted_68(points, mesh_to_68(mesh.landmarks))
             faces.append(
                 Face(
                     box=clamp_box(*box, width, height),
@@ -348,11 +381,26 @@ class _DlibBackend:
                     score=score,
                     image_size=(width, height),
                     detector=detector,
+                    landmarker=landmarker,
                 )
             )
         end = time.perf_counter()
         self.last_timing = {"detect_ms": 1e3 * (middle - start), "landmarks_ms": 1e3 * (end - middle)}
         return faces, len(found)
+
+
+def fitted_68(dlib_points: np.ndarray, mesh_points: np.ndarray):
+    """``(points, "dlib-68" | "mesh-68")``: dlib's 68 points for a face, unless they stray from
+    the mesh's 68 (:func:`~xfer_keras.face.topology.mesh_to_68`) by more than
+    :data:`MESH_OVER_DLIB` outer inter-ocular distances on average: then dlib's model has not
+    fitted the face (a turned head, a face cut by the image edge) and the mesh, which follows the
+    pose, gives them. Where both fit, dlib's points are kept: Table 2's regions are defined on
+    them."""
+    dlib_points = np.asarray(dlib_points, dtype=np.float32)
+    mesh_points = np.asarray(mesh_points, dtype=np.float32)
+    iod = float(np.linalg.norm(mesh_points[36] - mesh_points[45]))
+    apart = float(np.linalg.norm(dlib_points - mesh_points, axis=1).mean()) / max(iod, 1e-6)
+    return (mesh_points, "mesh-68") if apart > MESH_OVER_DLIB else (dlib_points, "dlib-68")
 
 
 def _area(box) -> float:

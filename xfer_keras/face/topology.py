@@ -29,6 +29,7 @@ __all__ = [
     "flip_landmarks",
     "flip_box",
     "DLIB68_REGIONS",
+    "mesh_to_68",
 ]
 
 # iBUG 300-W 68-point layout (0-based): region -> indices
@@ -93,3 +94,17 @@ def flip_box(box, width: int):
     boxes[..., 0] = width - np.asarray(box)[..., 2]
     boxes[..., 2] = width - np.asarray(box)[..., 0]
     return boxes
+
+
+def mesh_to_68(mesh_points, table=None) -> np.ndarray:
+    """The 68 iBUG points ``(68, 2)`` read off a MediaPipe mesh ``(468 or 478, 2)``: each the
+    mean of the mesh vertices that ``table`` (default: the derived ``MESH_TO_68``, see
+    ``scripts/derive_mesh_to_68.py``) gives it. For faces dlib's 68-point model does not fit (a
+    turned head found by the fallback detector): the mesh follows the pose, so Table 2's regions
+    land on the same anatomy as on a frontal face."""
+    if table is None:
+        from xfer_keras.face._mesh68_table import MESH_TO_68 as table  # generated constants
+    points = np.asarray(mesh_points, dtype=np.float32)
+    if points.ndim != 2 or points.shape[0] not in (N_MESH, N_MESH_IRIS):
+        raise InputShapeError(f"mesh_to_68 needs (468 or 478, 2) mesh points, got {points.shape}")
+    return np.stack([points[list(vertices), :2].mean(axis=0) for vertices in table]).astype(np.float32)

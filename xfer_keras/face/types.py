@@ -42,6 +42,8 @@ class Face:
     ``detector`` names what found the box (:data:`DETECTORS`): ``"dlib-hog"`` (dlib's frontal
     HOG), ``"mediapipe-face-detector"`` (the BlazeFace detector inside ``face_landmarker.task``,
     dlib's fallback) or ``"mediapipe-landmarker"`` (the FaceLandmarker's own landmarks' box).
+    ``landmarker`` names what gave the points: ``"dlib-68"`` (dlib's predictor), ``"mesh-68"``
+    (the face mesh's 68, where dlib's did not fit a fallback face) or ``"mesh"`` (MediaPipe).
     """
 
     box: tuple[int, int, int, int]
@@ -52,10 +54,13 @@ class Face:
     blendshapes: dict[str, float] | None = None
     image_size: tuple[int, int] | None = None
     detector: str | None = None
+    landmarker: str | None = None
 
     def __post_init__(self):
         if self.detector is None:  # what each backend uses when nothing else is said
             self.detector = "dlib-hog" if self.backend == "dlib" else "mediapipe-landmarker"
+        if self.landmarker is None:
+            self.landmarker = "dlib-68" if self.backend == "dlib" else "mesh"
 
     @property
     def mesh468(self) -> np.ndarray:
@@ -78,7 +83,7 @@ class Face:
         return int(self.landmarks.shape[0])
 
     def to_dict(self, decimals: int = 2) -> dict:
-        """JSON-ready dict: ``box``, ``backend``, ``detector``, ``landmarks`` (rounded),
+        """JSON-ready dict: ``box``, ``backend``, ``detector``, ``landmarker``, ``landmarks`` (rounded),
         ``blendshapes``, ``score``, and ``image_size`` ``[W, H]`` when known."""
         landmarks = np.round(self.landmarks.astype(np.float64), decimals).tolist()
         blendshapes = None
@@ -88,6 +93,7 @@ class Face:
             "box": [int(v) for v in self.box],
             "backend": self.backend,
             "detector": self.detector,
+            "landmarker": self.landmarker,
             "landmarks": landmarks,
             "blendshapes": blendshapes,
             "score": None if self.score is None else round(float(self.score), 4),
