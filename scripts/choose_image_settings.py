@@ -40,6 +40,10 @@ the chosen framing, mirror and prior correction; the shipped file is never writt
 is trained and FER2013 / FER+ test are never read::
 
     python scripts/choose_image_settings.py saved_models/emotion_default.keras --rule cross-dataset
+
+``--incumbent MODEL`` judges a retrained trunk against the shipped model by the same rule: the
+incumbent's own setting, scored on the same photos, is the answer to beat (its rule score, and a
+Taiwanese gain beyond noise); ``--apply`` writes nothing when it stays.
 """
 
 from __future__ import annotations
@@ -85,7 +89,14 @@ def main(argv=None) -> int:
                         help="cross-dataset: the FER+ majority accuracy on the FER2013 "
                              "validation split a candidate must keep (default: "
                              "cross_dataset.IN_DOMAIN_FLOOR; 0: no floor)")
+    parser.add_argument("--incumbent", default=None, metavar="MODEL",
+                        help="cross-dataset: the shipped answer is this other model's own "
+                             "setting (a retrained trunk challenging the shipped model): the "
+                             "winner must beat its rule score, its Taiwanese gain over it must "
+                             "not be noise, and --apply writes nothing otherwise")
     args = parser.parse_args(argv)
+    if args.incumbent and args.rule != "cross-dataset":
+        parser.error("--incumbent is for --rule cross-dataset")
     if args.apply and len(args.models) != 1:
         parser.error("--apply takes exactly one model")
     if args.rule == "cross-dataset":
@@ -270,17 +281,26 @@ def cross_dataset_main(args) -> int:
               f"split ({len(in_domain['labels'])} images)")
     rows = cd.score_candidates(settings, data["taiwanese"], data["ckplus"], run.priors,
                                in_domain)
+    incumbent = None
+    if args.incumbent:
+        incumbent = incumbent_row(args, sets, floor)
+        print(f"incumbent {args.incumbent}: {incumbent['setting'].label()}")
     decision = cd.decide(rows, run.shipped, data["taiwanese"]["labels"],
-                         tw["subject"].to_numpy(), n_boot=args.resamples, floor=floor)
+                         tw["subject"].to_numpy(), n_boot=args.resamples, floor=floor,
+                         incumbent=incumbent)
     ranked = sorted(rows, key=lambda r: (-r["score"], r["setting"].cost()))
     print(f"\n## Candidates ({len(rows)}), best first: rule score = mean of the two balanced "
           "accuracies")
     print("| # | head (fer2013 weight) | prior power | framing | mirror | rule score | "
           "Taiwanese balanced / acc | CK+ peaks balanced / acc | FER+ validation acc |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for i, r in enumerate(ranked[:args.top] if args.top else ranked, 1):
+    listed = ranked[:args.top] if args.top else ranked
+    if incumbent is not None:
+        listed = [incumbent] + listed
+    for i, r in enumerate(listed, 0 if incumbent is not None else 1):
         s = r["setting"]
-        mark = " (shipped)" if s == run.shipped else ""
+        mark = (" (incumbent model)" if r is incumbent else
+                " (shipped)" if s == run.shipped and incumbent is None else "")
         held = r.get("in_domain_accuracy")
         kept = "-" if held is None else f"{held:.4f}" + ("" if cd.eligible(r, floor) else
                                                          " (below the floor)")
@@ -292,15 +312,19 @@ def cross_dataset_main(args) -> int:
     low, high = test["interval"]
     print(f"\nwinner: {win['setting'].label()}: score {win['score']:.4f} (Taiwanese balanced "
           f"{win['taiwanese_balanced']:.4f}, CK+ peaks balanced {win['ckplus_balanced']:.4f})")
-    print(f"shipped: {cur['setting'].label()}: score {cur['score']:.4f} (Taiwanese balanced "
+    which = f"incumbent {args.incumbent}" if incumbent is not None else "shipped"
+    print(f"{which}: {cur['setting'].label()}: score {cur['score']:.4f} (Taiwanese balanced "
           f"{cur['taiwanese_balanced']:.4f}, CK+ peaks balanced {cur['ckplus_balanced']:.4f})")
     print(f"Taiwanese balanced-accuracy gain of the winner over the shipped answer: "
           f"{win['taiwanese_balanced'] - cur['taiwanese_balanced']:+.4f}; 90 % interval over "
           f"{test['n_resamples']} performer-grouped resamples: [{low:+.4f}, {high:+.4f}] -> "
           + ("not noise: the winner is chosen" if test["passes"] else
              "holds 0 (noise): the shipped answer stays"))
+    if incumbent is not None and test["passes"] and not decision["adopt"]:
+        print("the winner's rule score is not above the incumbent's: the incumbent stays")
     record = {"rule": cd.RULE, "in_domain_floor": floor,
               "model": str(clf.model_file), "model_sha256": run.sha,
+              "incumbent": str(args.incumbent) if args.incumbent else None,
               "limit": args.limit, "n_taiwanese": len(tw), "n_ckplus_peaks": len(ck),
               "priors": {k: v.tolist() for k, v in run.priors.items()},
               "winner": cd.row_record(win), "shipped": cd.row_record(cur),
@@ -314,7 +338,9 @@ def cross_dataset_main(args) -> int:
     out.write_text(json.dumps(record, indent=1))
     print(f"record: {out}")
     chosen = decision["chosen"]["setting"]
-    if args.apply:
+    if args.apply and incumbent is not None and not decision["adopt"]:
+        print(f"nothing written to {args.apply}: the incumbent model stays")
+    elif args.apply:
         apply_cross_dataset(clf, record, chosen, run, Path(args.apply))
     elif decision["adopt"]:
         limit = f" --limit {args.limit}" if args.limit else ""
@@ -329,6 +355,21 @@ def cross_dataset_main(args) -> int:
         print("nothing to apply: the shipped answer stays")
     print(f"({time.perf_counter() - start:.0f} s)")
     return 0
+
+
+def incumbent_row(args, sets: dict, floor) -> dict:
+    """The incumbent model's own setting scored on the same dev photos (``sets``: name ->
+    (PhotoSet, frame)) and, with a ``floor``, on the in-domain validation crops."""
+    from xfer_keras.evaluation import cross_dataset as cd
+    from xfer_keras.models.classifier import EmotionClassifier
+
+    run = cd.ModelRun(EmotionClassifier.load(args.incumbent), cd.default_cache_root())
+    framing = run.shipped.framing
+    data = {key: {"labels": photos.labels, "probs": {framing: run.photo_probs(photos, framing)}}
+            for key, (photos, _) in sets.items()}
+    in_domain = run.in_domain(args.cache) if floor is not None else None
+    return cd.score_candidates([run.shipped], data["taiwanese"], data["ckplus"], run.priors,
+                               in_domain)[0]
 
 
 def apply_cross_dataset(clf, record, chosen, run, out: Path) -> None:

@@ -199,6 +199,14 @@ def test_decide_keeps_the_shipped_answer_unless_the_gain_is_beyond_noise():
     assert d["winner"] is rows[2] and d["adopt"] and d["chosen"] is rows[2]
     with pytest.raises(ValueError):  # the shipped answer must be a candidate
         cd.decide(rows[1:], shipped, labels, groups)
+    # another model's shipped answer as the incumbent (a retrained trunk challenging it): the
+    # winner must pass the same test against it and beat its rule score
+    incumbent = row(shipped, old, 0.95)
+    d = cd.decide(rows[1:], shipped, labels, groups, incumbent=incumbent)
+    assert d["shipped"] is incumbent and d["adopt"] and d["chosen"] is rows[2]
+    strong = row(shipped, much, 0.99)  # the incumbent already answers as well, and better on CK+
+    d = cd.decide(rows[1:], shipped, labels, groups, incumbent=strong)
+    assert not d["adopt"] and d["chosen"] is strong
 
 
 def test_answers_blend_heads_mirror_and_correct_the_prior():

@@ -573,18 +573,28 @@ def score_candidates(settings, taiwanese: dict, ckplus: dict, priors: dict,
 
 def decide(rows: list[dict], shipped: Setting, taiwanese_labels, performers,
            n_boot: int = 1000, level: float = 0.9, tie_margin: float = 0.0,
-           floor: float | None = None) -> dict:
+           floor: float | None = None, incumbent: dict | None = None) -> dict:
     """The rule end to end over scored candidate ``rows``: the winner (among the rows that keep
     the in-domain ``floor``), today's shipped row, the not-noise interval of the winner's
     Taiwanese gain over it, and what ships (``"adopt"``: the winner when it passes and differs
-    from the shipped answer)."""
+    from the shipped answer).
+
+    ``incumbent``: the shipped answer is another model's (a retrained trunk challenging the
+    shipped model): its row, scored on the same photos in the same order, takes the place of
+    this model's shipped row, and the winner must also beat its rule score."""
     best = choose_setting(rows, tie_margin, floor)
-    current = next((r for r in rows if r["setting"] == shipped), None)
-    if current is None:
-        raise ValueError(f"the shipped setting {shipped} is not among the candidates")
+    if incumbent is not None:
+        current = incumbent
+    else:
+        current = next((r for r in rows if r["setting"] == shipped), None)
+        if current is None:
+            raise ValueError(f"the shipped setting {shipped} is not among the candidates")
     test = not_noise(taiwanese_labels, best["taiwanese_pred"], current["taiwanese_pred"],
                      performers, n_boot, level)
-    adopt = best["setting"] != shipped and test["passes"]
+    if incumbent is not None:
+        adopt = test["passes"] and rule_score(best) > rule_score(current)
+    else:
+        adopt = best["setting"] != shipped and test["passes"]
     return {"winner": best, "shipped": current, "bootstrap": test, "adopt": adopt,
             "chosen": best if adopt else current}
 
