@@ -17,7 +17,10 @@
   that box (a tilted face, roll from the detector's eye keypoints, rotated upright for it); where
   its points stray from the mesh's (:func:`fitted_68`: a turned head, a face cut by the edge),
   the mesh's 68 points are used instead, read off by the derived correspondence
-  (:func:`~xfer_keras.face.topology.mesh_to_68`). ``Face.landmarker`` says which. With policy
+  (:func:`~xfer_keras.face.topology.mesh_to_68`). ``Face.landmarker`` says which. When
+  BlazeFace finds nothing either (also in tiles, :func:`tile_windows`), the face mesh looks at
+  the image inside a black border (:meth:`FaceVerifier.padded_face`: a face filling the frame or
+  cut by its edge). With policy
   "all", faces the fallback sees that no HOG box overlaps are added too. ``Face.detector`` records
   who found each.
 * ``"mediapipe"``: MediaPipe Tasks FaceLandmarker (478 points + 52 blendshapes). It holds native
@@ -74,6 +77,11 @@ VERIFY_MARGIN = 0.5
 #: strays by ~0.4 (``benchmarks/face_detection.py --landmarks``)
 MESH_OVER_DLIB = 0.1
 VERIFY_SIDE = 256
+#: when neither HOG nor BlazeFace (whole image, tiles) finds a face, the face mesh looks at the
+#: image with a black border of this share of its longer side on every side
+#: (:meth:`FaceVerifier.padded_face`); chosen over 0.25 on the tune half of
+#: ``benchmarks/face_detection.py`` (0.25 found a few more faces but boxed cartoon frames)
+PAD_SHARE = 0.5
 #: the fallback's tiles when BlazeFace finds nothing in the whole image (:func:`tile_windows`):
 #: windows of a half and a quarter of the longer side, at least 192 px, overlapping by a quarter
 TILE_FRACTIONS = (0.5, 0.25)
@@ -193,6 +201,41 @@ class FaceVerifier:
     def confirms(self, rgb: np.ndarray, box) -> bool:
         return self.mesh_face(rgb, box) is not None
 
+    def padded_face(self, rgb: np.ndarray) -> Face | None:
+        """The mesh's face in the whole image bordered with black on every side by
+        :data:`PAD_SHARE` of its longer side, landmarks in ``rgb``'s pixels, or None. A face that
+        fills the frame (a tight crop) or is cut by its edge leaves a detector no context around
+        it; with the border, the mesh's own detector finds many of them."""
+        import cv2
+
+        if self._mesh is None:
+            model_path, min_confidence = self._args
+            self._mesh = _MediaPipeBackend(model_path, 1, min_confidence)
+        height, width = rgb.shape[:2]
+        pad = int(round(PAD_SHARE * max(height, width)))
+        padded = cv2.copyMakeBorder(np.ascontiguousarray(rgb), pad, pad, pad, pad,
+                                    cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        scale = min(1.0, VERIFY_SIDE / max(padded.shape[:2]))
+        if scale < 1.0:
+            padded = cv2.resize(padded, (max(1, round(padded.shape[1] * scale)),
+                                         max(1, round(padded.shape[0] * scale))),
+                                interpolation=cv2.INTER_AREA)
+        faces, _ = self._mesh.detect(np.ascontiguousarray(padded), 1)
+        if not faces:
+            return None
+        face = faces[0]
+        face.landmarks = ((face.landmarks + 0.5) / np.float32(scale) - 0.5
+                          - np.float32(pad)).astype(np.float32)
+        if face.landmarks_z is not None:
+            face.landmarks_z = (face.landmarks_z / np.float32(scale)).astype(np.float32)
+        x0, y0 = face.landmarks.min(axis=0)
+        x1, y1 = face.landmarks.max(axis=0) + 1.0
+        if not (0 <= (x0 + x1) / 2 < width and 0 <= (y0 + y1) / 2 < height):
+            return None  # its centre in the border: not a face of this image
+        face.box = clamp_box(x0, y0, x1, y1, width, height)
+        face.image_size = (width, height)
+        return face
+
     def mesh_face(self, rgb: np.ndarray, box) -> Face | None:
         """The mesh's face that confirms ``box``, its landmarks in ``rgb``'s pixels, or None."""
         import cv2
@@ -277,13 +320,17 @@ class _DlibBackend:
                 kept.append(item)
         return self._confirmed(rgb, kept)
 
-    def _confirmed(self, rgb: np.ndarray, items):
-        """``items`` whose box the face mesh confirms, each with the mesh's face appended."""
+    def _verifier_for_fallback(self) -> "FaceVerifier":
         if self._verifier is None:
             self._verifier = FaceVerifier(*self._fallback_args)
+        return self._verifier
+
+    def _confirmed(self, rgb: np.ndarray, items):
+        """``items`` whose box the face mesh confirms, each with the mesh's face appended."""
+        verifier = self._verifier_for_fallback()
         out = []
         for item in items:
-            mesh = self._verifier.mesh_face(rgb, item[0])
+            mesh = verifier.mesh_face(rgb, item[0])
             if mesh is not None:
                 out.append((*item, mesh))
         return out
@@ -367,6 +414,10 @@ class _DlibBackend:
             extra = [item for item in self._fallback_boxes(rgb, tiles=not found)
                      if all(box_iou(item[0], known[0]) < 0.3 for known in found)]
             found = sorted(found + extra, key=lambda item: -_area(item[0]))
+        if self.fallback and not found:  # last: the mesh on the image with a border around it
+            mesh = self._verifier_for_fallback().padded_face(rgb)
+            if mesh is not None:
+                found = [(mesh.box, None, 0.0, "mediapipe-landmarker", mesh)]
         middle = time.perf_counter()
         faces = []
         for box, score, roll, detector, mesh in found[:limit]:

@@ -125,10 +125,12 @@ class _FaceWork:
         return best
 
     def verified(self) -> bool | None:
-        """Whether the face mesh confirms this face: the BlazeFace fallback's boxes are confirmed
-        on their own crop by the detector; a dlib HOG box needs a mesh face of the whole image
-        whose centre lies inside it. None when no mesh ran (an AU source without blendshapes)."""
-        if getattr(self.face, "detector", None) == "mediapipe-face-detector":
+        """Whether the face mesh confirms this face: the fallback's boxes were confirmed by the
+        mesh in the detector (BlazeFace's on their own crop, the mesh's own on the bordered
+        image); a dlib HOG box needs a mesh face of the whole image whose centre lies inside it.
+        None when no mesh ran (an AU source without blendshapes)."""
+        if getattr(self.face, "detector", None) in ("mediapipe-face-detector",
+                                                    "mediapipe-landmarker"):
             return True
         if not self.image.mesh_ran:
             return None
