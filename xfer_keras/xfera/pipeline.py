@@ -43,7 +43,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +52,8 @@ from xfer_keras.blas import one_blas_thread
 from xfer_keras.emotions import canonical_emotion
 from xfer_keras.errors import AUSourceError, NoFaceError, OptionError, XferError
 from xfer_keras.explain.gradcam import FUSED_ENGINES
-from xfer_keras.face.detector import box_iou, holds_a_face_centre
+from xfer_keras.face.detector import box_iou, fitted_68, holds_a_face_centre
+from xfer_keras.face.topology import mesh_to_68
 from xfer_keras.narrate.llm import make_narrator
 from xfer_keras.narrate.template import NarrationInput
 from xfer_keras.xfera import facs
@@ -123,6 +124,23 @@ class _FaceWork:
             if iou > best_iou:
                 best, best_iou = candidate, iou
         return best
+
+    def fit_to_mesh(self) -> bool:
+        """Where dlib's 68 points do not fit this face (a turned head, a face cut by the edge:
+        :func:`~xfer_keras.face.detector.fitted_68`), take the 68 points of the whole image's
+        mesh face that overlaps it instead, mapped into the crop; True when it did. The crop
+        itself is kept."""
+        if getattr(self.face, "landmarker", "dlib-68") != "dlib-68":
+            return False
+        mesh = self.mesh_face()
+        if mesh is None or not holds_a_face_centre(self.face.box, [mesh]):
+            return False
+        points, landmarker = fitted_68(self.face.landmarks, mesh_to_68(mesh.landmarks))
+        if landmarker != "mesh-68":
+            return False
+        self.crop = replace(self.crop, landmarks=self.crop.to_crop(points))
+        self.face = replace(self.face, landmarks=points, landmarker=landmarker)
+        return True
 
     def verified(self) -> bool | None:
         """Whether the face mesh confirms this face: the fallback's boxes were confirmed by the
@@ -380,6 +398,9 @@ class XferaPipeline:
     def _finish(self, p: _FaceWork, probs: np.ndarray, target: int, heatmap: np.ndarray) -> Explanation:
         p.image.wait_mesh()
         timings, notes = {**p.image.timings, **p.timings}, []
+        if p.fit_to_mesh():
+            notes.append("dlib's 68 landmarks did not fit this face (turned or cut by the edge): "
+                         "the face mesh's 68 points are used")
         class_names = [canonical_emotion(c) for c in self.classifier.class_names]
         emotion = class_names[int(target)]
         t0 = time.perf_counter()
