@@ -187,16 +187,17 @@ def test_fallback_finds_a_tilted_face_hog_misses(dlib_detectors, ckplus_dir, ck_
         fallback.detect(np.zeros((200, 200, 3), np.uint8))
 
 
-def test_tile_windows_cover_the_image_at_two_scales():
+def test_tile_windows_cover_the_image_at_three_scales():
     from xfer_keras.face.detector import tile_windows
 
     windows = tile_windows(960, 1280)
-    assert {side for _, _, side in windows} == {640, 320}
-    for side in (640, 320):
+    assert {side for _, _, side in windows} == {640, 320, 160}
+    for side in (640, 320, 160):
         mine = [(x, y) for x, y, s in windows if s == side]
         assert max(x for x, _ in mine) + side == 1280 and max(y for _, y in mine) + side == 960
         assert min(x for x, _ in mine) == 0 and min(y for _, y in mine) == 0
-    assert tile_windows(300, 360) == []  # a half of the longer side is under 192 px
+    assert {side for _, _, side in tile_windows(360, 640)} == {320, 160}  # 80 px: under 128
+    assert tile_windows(200, 240) == []  # a half of the longer side is under 128 px
 
 
 def test_a_small_face_in_a_large_photo_is_found_in_tiles(dlib_detectors, ckplus_dir, ck_rows):

@@ -83,9 +83,12 @@ VERIFY_SIDE = 256
 #: ``benchmarks/face_detection.py`` (0.25 found a few more faces but boxed cartoon frames)
 PAD_SHARE = 0.5
 #: the fallback's tiles when BlazeFace finds nothing in the whole image (:func:`tile_windows`):
-#: windows of a half and a quarter of the longer side, at least 192 px, overlapping by a quarter
-TILE_FRACTIONS = (0.5, 0.25)
-TILE_MIN_SIDE = 192
+#: windows of a half, a quarter and an eighth of the longer side, at least 128 px (BlazeFace's
+#: input), overlapping by a quarter; each size is tried only when the larger found nothing. The
+#: eighth and the 128 px floor were chosen on the tune half of ``benchmarks/face_detection.py``
+#: (faces 40 px tall in a 1280x960 photo)
+TILE_FRACTIONS = (0.5, 0.25, 0.125)
+TILE_MIN_SIDE = 128
 TILE_OVERLAP = 0.25
 
 
@@ -301,24 +304,28 @@ class _DlibBackend:
     def _fallback_boxes(self, rgb: np.ndarray, tiles: bool = False):
         """BlazeFace's boxes that the face mesh confirms, ``(box, score, roll, detector, mesh
         face)`` (:meth:`FaceVerifier.mesh_face`). ``tiles``: when BlazeFace finds no face in
-        the whole image, look again in overlapping tiles (:func:`tile_windows`): it sees the
-        image at 128 px, where a face a tenth of the image tall is a dozen pixels."""
+        the whole image, look again in overlapping tiles (:func:`tile_windows`), the larger tiles
+        first: it sees an image at 128 px, where a face a tenth of its height is a dozen pixels."""
         if self._blazeface is None:
             self._blazeface = _BlazeFaceDetector(*self._fallback_args)
         found = self._confirmed(rgb, self._blazeface.boxes(rgb))
         if found or not tiles:
             return found
-        candidates = []
-        for x, y, side in tile_windows(*rgb.shape[:2]):
-            tile = np.ascontiguousarray(rgb[y:y + side, x:x + side])
-            for (x0, y0, x1, y1), score, roll, detector in self._blazeface.boxes(tile):
-                candidates.append(((x0 + x, y0 + y, x1 + x, y1 + y), score, roll, detector))
-        candidates.sort(key=lambda item: -(item[1] or 0.0))
-        kept = []
-        for item in candidates:  # one box per face: the best-scoring of those that overlap
-            if all(box_iou(item[0], other[0]) < 0.3 for other in kept):
-                kept.append(item)
-        return self._confirmed(rgb, kept)
+        for fraction in TILE_FRACTIONS:  # larger tiles first; smaller ones only if they found none
+            candidates = []
+            for x, y, side in tile_windows(*rgb.shape[:2], fractions=(fraction,)):
+                tile = np.ascontiguousarray(rgb[y:y + side, x:x + side])
+                for (x0, y0, x1, y1), score, roll, detector in self._blazeface.boxes(tile):
+                    candidates.append(((x0 + x, y0 + y, x1 + x, y1 + y), score, roll, detector))
+            candidates.sort(key=lambda item: -(item[1] or 0.0))
+            kept = []
+            for item in candidates:  # one box per face: the best-scoring of those that overlap
+                if all(box_iou(item[0], other[0]) < 0.3 for other in kept):
+                    kept.append(item)
+            found = self._confirmed(rgb, kept)
+            if found:
+                return found
+        return []
 
     def _verifier_for_fallback(self) -> "FaceVerifier":
         if self._verifier is None:
