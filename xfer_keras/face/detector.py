@@ -20,9 +20,8 @@
   (:func:`~xfer_keras.face.topology.mesh_to_68`). ``Face.landmarker`` says which. When
   BlazeFace finds nothing either (also in tiles, :func:`tile_windows`), the face mesh looks at
   the image inside a black border (:meth:`FaceVerifier.padded_face`: a face filling the frame or
-  cut by its edge). With policy
-  "all", faces the fallback sees that no HOG box overlaps are added too. ``Face.detector`` records
-  who found each.
+  cut by its edge). With policy "all", faces the fallback sees that no HOG box overlaps are added
+  too. ``Face.detector`` records who found each.
 * ``"mediapipe"``: MediaPipe Tasks FaceLandmarker (478 points + 52 blendshapes). It holds native
   resources: use :class:`LandmarkDetector` as a context manager (or call ``close()``); detectors
   still open at interpreter exit are closed by an ``atexit`` hook so no traceback is printed.
@@ -71,12 +70,12 @@ UPRIGHT_ROLL_DEG = 10.0  # tilts above this are rotated upright for the 68-point
 #: A fallback box is kept only when MediaPipe's face mesh finds a face in a crop around it: the
 #: crop adds this share of the box on every side and is scaled to ``VERIFY_SIDE`` pixels.
 VERIFY_MARGIN = 0.5
+VERIFY_SIDE = 256
 #: a fallback face takes the mesh's 68 points when dlib's stray from them by more than this many
 #: outer inter-ocular distances on average: four times the two shapes' mean distance on frontal
 #: CK+ faces (0.023, ``scripts/derive_mesh_to_68.py``); dlib's fit of a cut or turned face
 #: strays by ~0.4 (``benchmarks/face_detection.py --landmarks``)
 MESH_OVER_DLIB = 0.1
-VERIFY_SIDE = 256
 #: when neither HOG nor BlazeFace (whole image, tiles) finds a face, the face mesh looks at the
 #: image with a black border of this share of its longer side on every side
 #: (:meth:`FaceVerifier.padded_face`); chosen over 0.25 on the tune half of
@@ -211,9 +210,6 @@ class FaceVerifier:
         it; with the border, the mesh's own detector finds many of them."""
         import cv2
 
-        if self._mesh is None:
-            model_path, min_confidence = self._args
-            self._mesh = _MediaPipeBackend(model_path, 1, min_confidence)
         height, width = rgb.shape[:2]
         pad = int(round(PAD_SHARE * max(height, width)))
         padded = cv2.copyMakeBorder(np.ascontiguousarray(rgb), pad, pad, pad, pad,
@@ -223,29 +219,19 @@ class FaceVerifier:
             padded = cv2.resize(padded, (max(1, round(padded.shape[1] * scale)),
                                          max(1, round(padded.shape[0] * scale))),
                                 interpolation=cv2.INTER_AREA)
-        faces, _ = self._mesh.detect(np.ascontiguousarray(padded), 1)
+        faces, _ = self._mesh_backend().detect(np.ascontiguousarray(padded), 1)
         if not faces:
             return None
-        face = faces[0]
-        face.landmarks = ((face.landmarks + 0.5) / np.float32(scale) - 0.5
-                          - np.float32(pad)).astype(np.float32)
-        if face.landmarks_z is not None:
-            face.landmarks_z = (face.landmarks_z / np.float32(scale)).astype(np.float32)
-        x0, y0 = face.landmarks.min(axis=0)
-        x1, y1 = face.landmarks.max(axis=0) + 1.0
+        face = _into_image(faces[0], scale, -pad, -pad, width, height)
+        (x0, y0), (x1, y1) = face.landmarks.min(axis=0), face.landmarks.max(axis=0) + 1.0
         if not (0 <= (x0 + x1) / 2 < width and 0 <= (y0 + y1) / 2 < height):
             return None  # its centre in the border: not a face of this image
-        face.box = clamp_box(x0, y0, x1, y1, width, height)
-        face.image_size = (width, height)
         return face
 
     def mesh_face(self, rgb: np.ndarray, box) -> Face | None:
         """The mesh's face that confirms ``box``, its landmarks in ``rgb``'s pixels, or None."""
         import cv2
 
-        if self._mesh is None:
-            model_path, min_confidence = self._args
-            self._mesh = _MediaPipeBackend(model_path, 1, min_confidence)
         height, width = rgb.shape[:2]
         x0, y0, x1, y1 = box
         pad = VERIFY_MARGIN * max(x1 - x0, y1 - y0)
@@ -257,21 +243,32 @@ class FaceVerifier:
         size = (max(1, round((right - left) * scale)), max(1, round((bottom - top) * scale)))
         crop = cv2.resize(np.ascontiguousarray(rgb[top:bottom, left:right]), size,
                           interpolation=cv2.INTER_LINEAR)
-        faces, _ = self._mesh.detect(crop, 1)
+        faces, _ = self._mesh_backend().detect(crop, 1)
         # the box in the scaled crop's pixels, where the mesh's faces are
         in_crop = ((x0 - left) * scale, (y0 - top) * scale, (x1 - left) * scale, (y1 - top) * scale)
         if not holds_a_face_centre(in_crop, faces[:1]):
             return None
-        face = faces[0]
-        # crop pixel centres back to the image's (cv2.resize maps centres: (u + 0.5) / s - 0.5)
-        face.landmarks = ((face.landmarks + 0.5) / np.float32(scale) - 0.5
-                          + np.array([left, top], np.float32)).astype(np.float32)
-        if face.landmarks_z is not None:
-            face.landmarks_z = (face.landmarks_z / np.float32(scale)).astype(np.float32)
-        face.box = clamp_box(*face.landmarks.min(axis=0), *(face.landmarks.max(axis=0) + 1.0),
-                             width, height)
-        face.image_size = (width, height)
-        return face
+        return _into_image(faces[0], scale, left, top, width, height)
+
+    def _mesh_backend(self) -> "_MediaPipeBackend":
+        if self._mesh is None:
+            model_path, min_confidence = self._args
+            self._mesh = _MediaPipeBackend(model_path, 1, min_confidence)
+        return self._mesh
+
+
+def _into_image(face: Face, scale: float, left: float, top: float, width: int,
+                height: int) -> Face:
+    """``face``, found in a copy of an image cut at ``(left, top)`` (negative: bordered) and
+    scaled by ``scale``, moved into the image's pixels (pixel centres: ``(u + 0.5) / s - 0.5``)."""
+    face.landmarks = ((face.landmarks + 0.5) / np.float32(scale) - 0.5
+                      + np.array([left, top], np.float32)).astype(np.float32)
+    if face.landmarks_z is not None:
+        face.landmarks_z = (face.landmarks_z / np.float32(scale)).astype(np.float32)
+    face.box = clamp_box(*face.landmarks.min(axis=0), *(face.landmarks.max(axis=0) + 1.0),
+                         width, height)
+    face.image_size = (width, height)
+    return face
 
 
 class _DlibBackend:
