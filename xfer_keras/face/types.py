@@ -43,7 +43,7 @@ class Face:
     HOG), ``"mediapipe-face-detector"`` (the BlazeFace detector inside ``face_landmarker.task``,
     dlib's fallback) or ``"mediapipe-landmarker"`` (the FaceLandmarker's own landmarks' box).
     ``landmarker`` names what gave the points: ``"dlib-68"`` (dlib's predictor), ``"mesh-68"``
-    (the face mesh's 68, where dlib's did not fit a fallback face) or ``"mesh"`` (MediaPipe).
+    (the face mesh's 68, where dlib's did not fit the face) or ``"mesh"`` (MediaPipe).
     """
 
     box: tuple[int, int, int, int]

@@ -130,7 +130,7 @@ class _FaceWork:
         :func:`~xfer_keras.face.detector.fitted_68`), take the 68 points of the whole image's
         mesh face that overlaps it instead, mapped into the crop; True when it did. The crop
         itself is kept."""
-        if getattr(self.face, "landmarker", "dlib-68") != "dlib-68":
+        if getattr(self.face, "landmarker", None) != "dlib-68":  # our detector's dlib points only
             return False
         mesh = self.mesh_face()
         if mesh is None or not holds_a_face_centre(self.face.box, [mesh]):
