@@ -500,6 +500,9 @@ def main(argv=None) -> int:
         parser.error(f"--teacher-answers names {len(args.teacher_answers)} files for "
                      f"{len(args.teacher)} teachers; give one per teacher")
 
+    import numpy as np
+
+    from xfer_keras.emotions import EMOTIONS7
     from xfer_keras.models.classifier import EmotionClassifier
     from xfer_keras.training.image import TrainRecipe
     from xfer_keras.training.posed_faces import class_mix
@@ -526,6 +529,8 @@ def main(argv=None) -> int:
     distilled = None
     if args.teacher and builds_targets:
         y_tr, distilled = distil_targets(args, x_tr, y_tr)
+        if np.ndim(y_va) == 1:  # FER2013 label indices: one-hot, as the blended training targets
+            y_va = np.eye(len(EMOTIONS7), dtype=np.float32)[np.asarray(y_va)]
         if args.answers_only:
             print(f"the teacher's answers are in {', '.join(args.teacher_answers)}; "
                   "stopping (--answers-only)", flush=True)

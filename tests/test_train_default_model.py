@@ -297,6 +297,25 @@ def test_teacher_targets_are_what_the_student_trains_on(script, sharp_data, tmp_
                      "--card", str(tmp_path / "CARD.md"), "--cache", ""])
 
 
+def test_a_teacher_blends_into_fer2013_labels_too(script, sharp_data, tmp_path):
+    """``--labels fer2013 --teacher``: the label indices become one-hot targets the teacher's
+    answers blend into, and the validation labels follow, so the run trains, checkpoints on
+    validation and writes its model and card."""
+    from xfer_keras.models.registry import create, model_config
+
+    model = create("resnet_small_bam", input_size=48, channels=1)
+    teacher_file = tmp_path / "teacher.keras"
+    EmotionClassifier(model, model_config("resnet_small_bam", input_size=48, channels=1,
+                                          model=model)).save(teacher_file)
+    out = tmp_path / "student.keras"
+    assert script.main(["--quick", "--labels", "fer2013", "--teacher", str(teacher_file),
+                        "--teacher-weight", "0.5", "--out", str(out),
+                        "--card", str(tmp_path / "CARD.md"), "--cache", ""]) == 0
+    student = EmotionClassifier.load(out)
+    assert student.config.extra["distillation"]["weight"] == 0.5
+    assert "Distilled (`--teacher`)" in (tmp_path / "CARD.md").read_text()
+
+
 def test_an_ensemble_teacher_answers_with_the_mean_of_its_teachers(script, sharp_data, tmp_path):
     """``--teacher A B --teacher-answers FA FB``: the targets blend in the mean of the two
     teachers' own probabilities; each teacher's answers go to its own file and serve a later run
