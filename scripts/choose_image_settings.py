@@ -272,7 +272,7 @@ def cross_dataset_main(args) -> int:
             print(f"  {key}, {framing}: faces {int(probs[framing]['found'].sum())}/"
                   f"{len(photos.paths)} ({time.perf_counter() - t0:.1f} s)", flush=True)
         data[key] = {"labels": photos.labels, "probs": probs}
-    settings = cd.candidate_settings()
+    settings = cd.candidate_settings(head_weights=cd.head_weights_for(clf))
     floor = cd.IN_DOMAIN_FLOOR if args.in_domain_floor is None else args.in_domain_floor
     floor = floor if floor > 0 else None
     in_domain = run.in_domain(args.cache) if floor is not None else None

@@ -274,3 +274,12 @@ def test_array_cache_stores_and_reuses(tmp_path):
     cache.get(dict(key, model="other"), compute)
     assert len(calls) == 2
     assert cd.ArrayCache(None).path(key) is None
+
+
+def test_a_model_with_one_head_is_scored_on_its_main_head_alone():
+    from types import SimpleNamespace
+
+    assert cd.head_weights_for(SimpleNamespace(heads=("fer2013",))) == cd.HEAD_WEIGHTS
+    assert cd.head_weights_for(SimpleNamespace(heads=())) == (0.0,)
+    settings = cd.candidate_settings(head_weights=cd.head_weights_for(SimpleNamespace(heads=())))
+    assert {s.head_weight for s in settings} == {0.0}

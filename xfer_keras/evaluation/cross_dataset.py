@@ -364,6 +364,12 @@ def shipped_setting(classifier) -> Setting:
                    framing_name(classifier.crop_options()), bool(classifier.config.tta_flip))
 
 
+def head_weights_for(classifier) -> tuple:
+    """The blend weights a model can be scored with: every :data:`HEAD_WEIGHTS` when it has the
+    :data:`BLEND_HEAD`, else its main head alone (a model trained with one head)."""
+    return HEAD_WEIGHTS if BLEND_HEAD in tuple(classifier.heads) else (0.0,)
+
+
 def candidate_settings(framings=None, head_weights=HEAD_WEIGHTS, powers=PRIOR_POWERS,
                        mirrors=(False, True)) -> list[Setting]:
     return [Setting(float(w), float(p), f, bool(m))
