@@ -298,14 +298,17 @@ class _DlibBackend:
             if model is not None:
                 model.close()
 
-    def _fallback_boxes(self, rgb: np.ndarray, tiles: bool = False):
-        """BlazeFace's boxes that the face mesh confirms, ``(box, score, roll, detector, mesh
-        face)`` (:meth:`FaceVerifier.mesh_face`). ``tiles``: when BlazeFace finds no face in
-        the whole image, look again in overlapping tiles (:func:`tile_windows`), the larger tiles
-        first: it sees an image at 128 px, where a face a tenth of its height is a dozen pixels."""
+    def _fallback_boxes(self, rgb: np.ndarray, tiles: bool = False, known=()):
+        """BlazeFace's boxes that overlap no ``known`` box (IoU < 0.3) and that the face mesh
+        confirms, ``(box, score, roll, detector, mesh face)`` (:meth:`FaceVerifier.mesh_face`);
+        the overlap is tested first, so no mesh runs for a face already found. ``tiles``: when
+        BlazeFace finds no face in the whole image, look again in overlapping tiles
+        (:func:`tile_windows`), the larger tiles first: it sees an image at 128 px, where a face
+        a tenth of its height is a dozen pixels."""
         if self._blazeface is None:
             self._blazeface = _BlazeFaceDetector(*self._fallback_args)
-        found = self._confirmed(rgb, self._blazeface.boxes(rgb))
+        found = self._confirmed(rgb, [item for item in self._blazeface.boxes(rgb)
+                                      if all(box_iou(item[0], k[0]) < 0.3 for k in known)])
         if found or not tiles:
             return found
         for fraction in TILE_FRACTIONS:  # larger tiles first; smaller ones only if they found none
@@ -415,8 +418,7 @@ class _DlibBackend:
         gray = to_gray(rgb)
         found = [(box, score, 0.0, "dlib-hog", None) for box, score in self.boxes(gray, exhaustive)]
         if self.fallback and (not found or exhaustive):
-            extra = [item for item in self._fallback_boxes(rgb, tiles=not found)
-                     if all(box_iou(item[0], known[0]) < 0.3 for known in found)]
+            extra = self._fallback_boxes(rgb, tiles=not found, known=found)
             found = sorted(found + extra, key=lambda item: -_area(item[0]))
         if self.fallback and not found:  # last: the mesh on the image with a border around it
             mesh = self._verifier_for_fallback().padded_face(rgb)
